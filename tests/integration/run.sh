@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# run.sh: integration tests of `klabel run` against a real Apache Kafka
+# broker (Kafka 4.x in KRaft mode, started by tests/kafka/broker.sh on
+# 127.0.0.1). Events are real THUCNews headlines; they are produced and the
+# results read back with Kafka's own console tools, so nothing here shares
+# code with the stage under test.
+#
+#   1. all_once:  10,000 events through the stage; every id comes out exactly
+#                 once, keyed by id, with a label of the model's label set and
+#                 a sane held-out accuracy; SIGTERM exits 0 and the group's
+#                 committed offsets reach the end of every input partition.
+#   2. kill9:     10,000 events trickle in while the stage runs; it is killed
+#                 with SIGKILL in the middle and restarted; every id comes out
+#                 at least once, and the committed offsets reach the end.
+#
+# Env: KL_BIN (default build/klabel), KL_DATA_DIR (default .cache/data).
+# Ends with a plain "N passed, N failed" line; exits 1 if any test failed.
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+KL_BIN="$(cd "$REPO" && realpath "${KL_BIN:-build/klabel}")"
+DATA_DIR="$(cd "$REPO" && realpath "${KL_DATA_DIR:-.cache/data}")"
+TSV="$DATA_DIR/thucnews.tsv"
+BROKER="$REPO/tests/kafka/broker.sh"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/klabel-it.XXXXXX")"
+# shellcheck source=tests/integration/kafka_tools.sh
+source "$HERE/kafka_tools.sh"
+
+passed=0
+failed=0
+STAGE_PID=""
+
+log() { echo "[it $(date +%T)] $*"; }
+
+cleanup() {
+    [ -n "$STAGE_PID" ] && kill -9 "$STAGE_PID" 2>/dev/null
+    bash "$BROKER" stop "$WORK/broker" >/dev/null 2>&1
+    if [ "$failed" -eq 0 ] && [ -z "${KL_KEEP_WORK:-}" ]; then rm -rf "$WORK"; else echo "it: work dir kept: $WORK"; fi
+}
+trap cleanup EXIT
+
+[ -x "$KL_BIN" ] || { echo "it: no klabel binary at $KL_BIN (run make)"; echo "0 passed, 1 failed"; exit 1; }
+[ -s "$TSV" ] || { echo "it: no data at $TSV (run tests/data/fetch.sh)"; echo "0 passed, 1 failed"; exit 1; }
+
+log "starting a real Kafka broker"
+t0=$(date +%s)
+BS=$(bash "$BROKER" start "$WORK/broker") || { echo "it: broker did not start"; echo "0 passed, 1 failed"; exit 1; }
+log "broker at $BS after $(( $(date +%s) - t0 )) s"
+kt_init "$BS"
+
+# One model for all tests: trained on 4 of every 5 lines; every 5th line is held out.
+awk 'NR % 5 != 0' "$TSV" > "$WORK/train.tsv"
+cut -f1 "$TSV" | sort -u > "$WORK/labels.txt"
+log "training the model"
+"$KL_BIN" train -q -i "$WORK/train.tsv" -o "$WORK/model.safetensors" --id thucnews --version it-1 \
+    --tokenizer unicode --word-ngrams 2 --dim 64 --epoch 10 --lr 0.5 >"$WORK/train.log" 2>&1 \
+    || { cat "$WORK/train.log"; echo "0 passed, 1 failed"; exit 1; }
+python3 "$HERE/make_events.py" "$TSV" --events "$WORK/events.txt" --truth "$WORK/truth.txt" >/dev/null \
+    || { echo "0 passed, 1 failed"; exit 1; }
+NEVENTS=$(wc -l < "$WORK/events.txt")
+log "$NEVENTS events ready"
+
+# write_conf NAME IN OUT GROUP: a stage config in $WORK/NAME.properties
+write_conf() {
+    cat > "$WORK/$1.properties" <<EOF
+# integration test $1
+kafka.bootstrap.servers=$BS
+input.topics=$2
+output.topic=$3
+group.id=$4
+model.path=$WORK/model.safetensors
+dlq.topic=$3-dlq
+batch.max.size=256
+batch.max.delay.us=2000
+kafka.consumer.auto.commit.interval.ms=500
+log.level=info
+EOF
+}
+
+start_stage() { # NAME: runs the stage in the background, logging to $WORK/NAME.log
+    "$KL_BIN" run -c "$WORK/$1.properties" >>"$WORK/$1.log" 2>&1 &
+    STAGE_PID=$!
+}
+
+stop_stage() { # SIGTERM, wait up to 30 s; returns the stage's exit code
+    local pid=$STAGE_PID i
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then echo "it: stage did not exit 30 s after SIGTERM"; kill -9 "$pid"; fi
+    wait "$pid"; local rc=$?
+    STAGE_PID=""
+    return $rc
+}
+
+run_test() { # NAME FUNCTION
+    log "--- $1"
+    if "$2"; then passed=$((passed + 1)); log "PASS $1"; else failed=$((failed + 1)); log "FAIL $1"; fi
+}
+
+test_all_once() {
+    local in=it-news-1 out=it-labels-1 grp=it-group-1
+    kt_topics "$in" 3 "$out" 3 "$out-dlq" 1 || return 1
+    kt_produce "$in" "$WORK/events.txt" || return 1
+    write_conf all_once "$in" "$out" "$grp"
+    local t0; t0=$(date +%s.%N)
+    start_stage all_once
+    kt_wait_lag_zero "$grp" "$in" "$NEVENTS" 180 || { tail -20 "$WORK/all_once.log"; return 1; }
+    log "stage drained $NEVENTS events in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s (incl. group join and lag polling)"
+    stop_stage || { echo "it: stage exit code $? after SIGTERM (want 0)"; tail -20 "$WORK/all_once.log"; return 1; }
+    kt_wait_lag_zero "$grp" "$in" "$NEVENTS" 10 || return 1
+    kt_consume_all "$out" "$WORK/out1.txt" || return 1
+    python3 "$HERE/verify.py" "$WORK/out1.txt" --truth "$WORK/truth.txt" --labels "$WORK/labels.txt" \
+        --exactly-once --topic "$in" --min-accuracy 0.75 || return 1
+    local dlq; dlq=$(kt_count "$out-dlq")
+    [ "$dlq" -eq 0 ] || { echo "it: $dlq records in the DLQ for good input"; return 1; }
+}
+
+test_kill9() {
+    local in=it-news-2 out=it-labels-2 grp=it-group-2
+    kt_topics "$in" 3 "$out" 3 "$out-dlq" 1 || return 1
+    write_conf kill9 "$in" "$out" "$grp"
+    start_stage kill9
+    # Trickle the events in at about 2,500/s so the kill lands mid-stream.
+    python3 -c '
+import sys, time
+lines = open(sys.argv[1], encoding="utf-8").readlines()
+for i in range(0, len(lines), 100):
+    sys.stdout.write("".join(lines[i:i + 100])); sys.stdout.flush(); time.sleep(0.04)
+' "$WORK/events.txt" | kt_produce "$in" /dev/stdin &
+    local prod=$!
+    local i n=0
+    for i in $(seq 1 300); do n=$(kt_count "$out"); [ "$n" -gt 0 ] && break; sleep 0.2; done
+    sleep 0.5
+    kill -0 "$prod" 2>/dev/null || { echo "it: input was fully produced before the kill; not mid-stream"; return 1; }
+    kill -9 "$STAGE_PID"; wait "$STAGE_PID" 2>/dev/null; STAGE_PID=""
+    n=$(kt_count "$out")
+    log "killed the stage with SIGKILL after $n results, input still arriving"
+    [ "$n" -lt "$NEVENTS" ] || { echo "it: all results were out before the kill"; return 1; }
+    start_stage kill9
+    wait "$prod" || { echo "it: producer failed"; return 1; }
+    kt_wait_lag_zero "$grp" "$in" "$NEVENTS" 180 || { tail -20 "$WORK/kill9.log"; return 1; }
+    stop_stage || { echo "it: stage exit code $? after SIGTERM (want 0)"; return 1; }
+    kt_consume_all "$out" "$WORK/out2.txt" || return 1
+    python3 "$HERE/verify.py" "$WORK/out2.txt" --truth "$WORK/truth.txt" --labels "$WORK/labels.txt" \
+        --at-least-once --topic "$in" --min-accuracy 0.75 || return 1
+}
+
+run_test all_once test_all_once
+run_test kill9 test_kill9
+
+echo "integration: $passed passed, $failed failed"
+
+[ "$failed" -eq 0 ]

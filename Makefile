@@ -58,11 +58,11 @@ $(BUILD)/libklabel-plugin.a: $(PLUGIN_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/klabel: $(BUILD)/plugin/main.o $(BUILD)/libklabel-plugin.a $(BUILD)/libklabel.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libklabel-plugin.a $(BUILD)/libklabel.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRIT_LIBS) $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(CRIT_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 data: $(THUCNEWS)
 $(THUCNEWS):

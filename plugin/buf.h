@@ -18,7 +18,9 @@ void kl_buf_reset(struct kl_buf *b);                 /* len = 0, keeps memory */
 int kl_buf_append(struct kl_buf *b, const void *p, size_t n); /* 0 or KL_ENOMEM */
 int kl_buf_printf(struct kl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal (quotes and escapes included). */
+/* Appends s[0..n) as a JSON string literal (quotes included): '"', '\\' and
+ * bytes < 0x20 escaped (as \u00XX), valid UTF-8 kept as is, each byte of
+ * invalid UTF-8 replaced by \ufffd. Returns 0 or KL_ENOMEM (b unchanged). */
 int kl_buf_json_str(struct kl_buf *b, const char *s, size_t n);
 
 #endif

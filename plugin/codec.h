@@ -35,9 +35,20 @@ struct kl_json_opts {
 };
 
 /* Decodes one JSON event into ev (which must be init'ed; its previous
- * content is freed). Field names may be dotted paths ("payload.text").
- * The id may be a string or an integer; ts an integer (ms) or absent.
- * Returns KL_DEC_OK or a kl_decode_error, with a bounded reason in err. */
+ * content is freed; on failure it is left empty). Field names may be
+ * dotted paths ("payload.text"; the whole path as one key is tried first).
+ * Checks, first failure wins: oversize (len > max_bytes; 0 = 1 MiB) ->
+ * malformed (not strict JSON, trailing data, top level not an object) ->
+ * missing_text (absent or not a string) -> invalid_utf8 (anywhere in the
+ * input, or a "\u0000" in the text) -> empty_text (only Unicode white
+ * space) -> bad_field (id not a string/integer or > KL_EVENT_ID_MAX bytes,
+ * kind not a string or > KL_EVENT_KIND_MAX, ts not a number >= 0, a
+ * "\u0000" in id or kind). JSON null for id, kind or ts means absent.
+ * The id may be a string or an integer (kept exactly, int64 range), ts a
+ * number of ms (fractions floored) or absent. Duplicate keys: last wins.
+ * Returns KL_DEC_OK, a positive kl_decode_error with a bounded reason in
+ * err (dead-letter the input), or negative KL_ENOMEM / KL_EINVAL (not the
+ * input's fault: do not dead-letter). */
 int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
                          size_t len, struct kl_event *ev, char *err,
                          size_t errsz);
@@ -49,13 +60,16 @@ struct kl_source {
     int64_t offset;
 };
 
-/* Appends one JSON result to out:
+/* Appends one JSON result to out (no newline):
  * {"id":..,"label":..,"score":..,"top":[{"label":..,"score":..},..],
  *  "model":{"id":..,"version":..},
  *  "source":{"topic":..,"partition":..,"offset":..},"ts":..}
- * The id keeps its JSON type (number or string); "ts" is the input event
- * time when known. A prediction with k == 0 gives "label":null,"score":0.
- * Returns 0 or KL_ENOMEM. */
+ * The id keeps its JSON type (number or string; null when absent); "ts" is
+ * the input event time, null when unknown. A prediction with k == 0 gives
+ * "label":null,"score":0,"top":[]. Scores are "%.6g" (NaN/inf as 0); label
+ * names come from mi->labels (null if out of range); "model" / "source"
+ * are null when mi / src is NULL. Strings are JSON-escaped (kl_buf_json_str).
+ * Nothing is appended on failure. Returns 0, KL_ENOMEM or KL_EINVAL. */
 int kl_json_encode_result(const struct kl_event *ev,
                           const struct kl_prediction *p,
                           const struct kl_model_info *mi,

@@ -1,0 +1,182 @@
+/*
+ * Growable byte buffer (plugin/buf.h): the output side of encoders and the
+ * CLI. Memory doubles on growth; data is always NUL-terminated after an
+ * append so it can be printed. JSON string escaping lives here because every
+ * encoder needs exactly the same rules.
+ */
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "klabel/engine.h"
+
+/* Zeroes b; no memory is held until the first append. */
+void kl_buf_init(struct kl_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+/* Frees b's memory and re-inits it. */
+void kl_buf_fini(struct kl_buf *b)
+{
+    free(b->data);
+    kl_buf_init(b);
+}
+
+/* Forgets the content, keeps the memory for reuse. */
+void kl_buf_reset(struct kl_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+/* Makes room for `extra` more bytes plus the terminating NUL.
+ * Returns 0 or KL_ENOMEM (b unchanged). */
+static int buf_reserve(struct kl_buf *b, size_t extra)
+{
+    size_t need, cap;
+    char *p;
+
+    if (extra > SIZE_MAX - b->len - 1)
+        return KL_ENOMEM;
+    need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    p = realloc(b->data, cap);
+    if (!p)
+        return KL_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Appends n bytes of p. Returns 0 or KL_ENOMEM (b unchanged). */
+int kl_buf_append(struct kl_buf *b, const void *p, size_t n)
+{
+    if (buf_reserve(b, n) != 0)
+        return KL_ENOMEM;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Appends printf-formatted text. Returns 0, KL_ENOMEM or KL_EINVAL (a bad
+ * format); b is unchanged on error. */
+int kl_buf_printf(struct kl_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n, rc = 0;
+    size_t room;
+
+    if (buf_reserve(b, 64) != 0)
+        return KL_ENOMEM;
+    room = b->cap - b->len;
+    va_start(ap, fmt);
+    n = vsnprintf(b->data + b->len, room, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        rc = KL_EINVAL;
+        goto out;
+    }
+    if ((size_t)n >= room) {
+        if (buf_reserve(b, (size_t)n) != 0) {
+            rc = KL_ENOMEM;
+            goto out;
+        }
+        va_start(ap, fmt);
+        n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            rc = KL_EINVAL;
+            goto out;
+        }
+    }
+    b->len += (size_t)n;
+out:
+    b->data[b->len] = '\0';
+    return rc;
+}
+
+/* Escape-copies s[0..n), which is valid UTF-8 apart from its bytes being
+ * checked here one by one for the characters JSON must escape. */
+static int json_copy_run(struct kl_buf *b, const unsigned char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, start = 0;
+    char esc[6];
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        size_t elen;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (kl_buf_append(b, s + start, i - start) != 0)
+            return KL_ENOMEM;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            elen = 2;
+        } else {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        if (kl_buf_append(b, esc, elen) != 0)
+            return KL_ENOMEM;
+        start = i + 1;
+    }
+    return kl_buf_append(b, s + start, n - start);
+}
+
+/* Appends s[0..n) as a JSON string literal: quotes around; '"', '\\' and
+ * control characters below 0x20 escaped (the latter as \u00XX); valid UTF-8
+ * copied as is; each byte of an invalid UTF-8 sequence becomes \ufffd, so
+ * the output is always valid JSON. s may be NULL when n is 0.
+ * Returns 0 or KL_ENOMEM (b unchanged). */
+int kl_buf_json_str(struct kl_buf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t old = b->len, i = 0;
+    int rc;
+
+    if ((rc = kl_buf_append(b, "\"", 1)) != 0)
+        goto out;
+    while (i < n) {
+        size_t bad = 0, run;
+
+        if (kl_utf8_validate((const char *)u + i, n - i, &bad) == 0)
+            run = n - i;
+        else
+            run = bad;
+        if ((rc = json_copy_run(b, u + i, run)) != 0)
+            goto out;
+        i += run;
+        if (i < n) {
+            if ((rc = kl_buf_append(b, "\\ufffd", 6)) != 0)
+                goto out;
+            i++;
+        }
+    }
+    rc = kl_buf_append(b, "\"", 1);
+out:
+    if (rc != 0) {
+        b->len = old;
+        if (b->data)
+            b->data[old] = '\0';
+    }
+    return rc;
+}

@@ -1,0 +1,200 @@
+/*
+ * The stage's configuration keys, in one table (name, type, default, range,
+ * description), and the two renderings generated from it: the --help table
+ * and the markdown of docs/configuration.md. Adding a key here is all it
+ * takes to make it settable, validated and documented.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct kl_cfg_def kl_config_keys[] = {
+    /* name                     type          default          min  max        choices */
+    { "input.topics", KL_CFG_LIST, NULL, 0, 0, NULL,
+      "topics to consume, comma-separated" },
+    { "group.id", KL_CFG_STR, "klabel", 0, 0, NULL,
+      "consumer group" },
+    { "input.format", KL_CFG_ENUM, "json", 0, 0, "json",
+      "encoding of input values" },
+    { "input.field.id", KL_CFG_STR, "id", 0, 0, NULL,
+      "JSON field holding the event id (string or integer); dotted paths allowed" },
+    { "input.field.text", KL_CFG_STR, "text", 0, 0, NULL,
+      "JSON field holding the text to label; dotted paths allowed" },
+    { "input.field.kind", KL_CFG_STR, "kind", 0, 0, NULL,
+      "JSON field holding the event kind (news, transaction, ...); dotted paths allowed" },
+    { "input.field.ts", KL_CFG_STR, "ts", 0, 0, NULL,
+      "JSON field holding the event time in ms since the epoch; dotted paths allowed" },
+    { "input.max.bytes", KL_CFG_INT, "1048576", 16, 67108864, NULL,
+      "largest accepted input value; larger values are dead-lettered as oversize" },
+    { "output.topic", KL_CFG_STR, NULL, 0, 0, NULL,
+      "topic the labeled results are written to" },
+    { "output.format", KL_CFG_ENUM, "json", 0, 0, "json",
+      "encoding of output values" },
+    { "model.path", KL_CFG_STR, NULL, 0, 0, NULL,
+      "safetensors model file" },
+    { "model.top.k", KL_CFG_INT, "3", 1, 16, NULL,
+      "labels per result, best first" },
+    { "model.threshold", KL_CFG_DOUBLE, "0.0", 0, 1, NULL,
+      "labels with a lower probability are left out of a result" },
+    { "batch.max.size", KL_CFG_INT, "256", 1, 65536, NULL,
+      "a micro-batch closes at this many events" },
+    { "batch.max.delay.us", KL_CFG_INT, "1000", 0, 10000000, NULL,
+      "a micro-batch closes when its oldest event has waited this long (microseconds)" },
+    { "dlq.topic", KL_CFG_STR, "klabel-dlq", 0, 0, NULL,
+      "where undecodable events go, with reason headers" },
+    { "processing.guarantee", KL_CFG_ENUM, "at_least_once", 0, 0, "at_least_once",
+      "delivery guarantee" },
+    { "instance.id", KL_CFG_STR, "", 0, 0, NULL,
+      "names this instance in headers and logs (empty = hostname-pid)" },
+    { "log.level", KL_CFG_ENUM, "info", 0, 0, "error|warn|info|debug",
+      "log verbosity" },
+    { "shutdown.timeout.ms", KL_CFG_INT, "10000", 100, 600000, NULL,
+      "bound on flushing in-flight results at exit (ms)" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const char kafka_help[] =
+    "Keys starting with \"kafka.\" pass through to librdkafka with the prefix\n"
+    "removed: \"kafka.<prop>\" goes to the consumer and the producer,\n"
+    "\"kafka.consumer.<prop>\" to the consumer only and \"kafka.producer.<prop>\"\n"
+    "to the producer only (and wins over \"kafka.<prop>\" there). librdkafka\n"
+    "checks their names and values when the clients are created.\n";
+
+/* The declared keys, NULL-name terminated. Static; never freed. */
+const struct kl_cfg_def *kl_config_table(void)
+{
+    return kl_config_keys;
+}
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case KL_CFG_STR: return "string";
+    case KL_CFG_INT: return "int";
+    case KL_CFG_DOUBLE: return "double";
+    case KL_CFG_BOOL: return "bool";
+    case KL_CFG_ENUM: return "enum";
+    case KL_CFG_LIST: return "list";
+    }
+    return "?";
+}
+
+/* Writes the range ("1..16") or choices ("a|b") of d into s; "" if none. */
+static void range_text(const struct kl_cfg_def *d, char *s, size_t n)
+{
+    s[0] = '\0';
+    if (d->type == KL_CFG_INT)
+        snprintf(s, n, "%.0f..%.0f", d->min, d->max);
+    else if (d->type == KL_CFG_DOUBLE)
+        snprintf(s, n, "%g..%g", d->min, d->max);
+    else if (d->type == KL_CFG_ENUM && d->choices)
+        snprintf(s, n, "%s", d->choices);
+    else if (d->type == KL_CFG_BOOL)
+        snprintf(s, n, "true|false");
+}
+
+static const char *default_text(const struct kl_cfg_def *d)
+{
+    if (!d->def)
+        return "(required)";
+    if (!d->def[0])
+        return "\"\"";
+    return d->def;
+}
+
+/* Prints the aligned key table of `klabel run --help` to out. */
+void kl_config_print_help(FILE *out)
+{
+    const struct kl_cfg_def *d;
+    int wk = (int)strlen("kafka.consumer.<prop>"), wt = 6, wd = 7, wr = 5;
+    char r[128];
+
+    for (d = kl_config_keys; d->name; d++) {
+        range_text(d, r, sizeof(r));
+        if ((int)strlen(d->name) > wk) wk = (int)strlen(d->name);
+        if ((int)strlen(type_name(d->type)) > wt) wt = (int)strlen(type_name(d->type));
+        if ((int)strlen(default_text(d)) > wd) wd = (int)strlen(default_text(d));
+        if ((int)strlen(r) > wr) wr = (int)strlen(r);
+    }
+    fprintf(out, "Configuration keys (properties file, or -X key=value):\n\n");
+    fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s\n", wk, "KEY", wt, "TYPE", wd,
+            "DEFAULT", wr, "RANGE", "DESCRIPTION");
+    for (d = kl_config_keys; d->name; d++) {
+        range_text(d, r, sizeof(r));
+        fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s\n", wk, d->name, wt,
+                type_name(d->type), wd, default_text(d), wr, r, d->desc);
+    }
+    fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s\n", wk, "kafka.<prop>", wt,
+            "string", wd, "", wr, "", "librdkafka property for both clients");
+    fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s\n", wk, "kafka.consumer.<prop>",
+            wt, "string", wd, "", wr, "", "librdkafka property, consumer only");
+    fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s\n", wk, "kafka.producer.<prop>",
+            wt, "string", wd, "", wr, "", "librdkafka property, producer only");
+    fprintf(out, "\n%s", kafka_help);
+}
+
+/* Prints s with '|' escaped for a markdown table cell. */
+static void md_cell(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputs("\\|", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+/* Prints the whole of docs/configuration.md to out (the output of
+ * `klabel config --markdown`). */
+void kl_config_print_markdown(FILE *out)
+{
+    const struct kl_cfg_def *d;
+    char r[128];
+
+    fprintf(out,
+            "# Configuration\n\n"
+            "_Generated by `klabel config --markdown` from "
+            "plugin/config_keys.c; do not edit by hand._\n\n"
+            "klabel reads one Java-style properties file (`key=value` or "
+            "`key: value` lines,\n`#` and `!` comments) and `-X key=value` "
+            "overrides given after it on the\ncommand line; the last setting "
+            "of a key wins. Unknown keys and bad values are\nerrors that name "
+            "the key. Required keys have no default. A line ending in `\\`\n"
+            "continues on the next; Java escapes (`\\t`, `\\uXXXX`, `\\=`, ...) "
+            "apply;\na UTF-8 BOM and CRLF line ends are accepted; a line may "
+            "hold up to 64 KiB.\n\n");
+    fprintf(out, "| Key | Type | Default | Range / choices | Description |\n");
+    fprintf(out, "|---|---|---|---|---|\n");
+    for (d = kl_config_keys; d->name; d++) {
+        range_text(d, r, sizeof(r));
+        fprintf(out, "| `%s` | %s | ", d->name, type_name(d->type));
+        if (!d->def)
+            fprintf(out, "**required**");
+        else if (!d->def[0])
+            fprintf(out, "(empty)");
+        else
+            fprintf(out, "`%s`", d->def);
+        fprintf(out, " | ");
+        if (r[0]) {
+            fputc('`', out);
+            md_cell(out, r);
+            fputc('`', out);
+        }
+        fprintf(out, " | ");
+        md_cell(out, d->desc);
+        fprintf(out, " |\n");
+    }
+    fprintf(out,
+            "\n## Kafka client properties (`kafka.*`)\n\n"
+            "Keys starting with `kafka.` pass through to librdkafka with the "
+            "prefix removed:\n`kafka.<prop>` goes to both the consumer and the "
+            "producer,\n`kafka.consumer.<prop>` to the consumer only and "
+            "`kafka.producer.<prop>` to the\nproducer only; a role-specific "
+            "setting wins over the shared one. For example\n"
+            "`kafka.bootstrap.servers=broker:9092` sets `bootstrap.servers` "
+            "on both clients.\nklabel does not check these names or values "
+            "itself; librdkafka does, when the\nclients are created, and the "
+            "stage refuses to start if it rejects one. See\nlibrdkafka's "
+            "CONFIGURATION.md for the properties.\n");
+}

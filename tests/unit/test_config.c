@@ -1,0 +1,540 @@
+/*
+ * Unit tests of plugin/config.c and plugin/config_keys.c: defaults,
+ * properties-file parsing, -X overrides, value validation and its error
+ * texts, required keys, lists, kafka.* pass-through, help and markdown.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "klabel/engine.h"
+
+static char err[1024];
+
+/* Writes content (n bytes) to a fresh temp file; returns its path (static). */
+static const char *write_tmp(const char *content, size_t n)
+{
+    static char path[64];
+    int fd;
+
+    strcpy(path, "/tmp/kl_test_cfg_XXXXXX");
+    fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, content, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+static struct kl_config *load_str(const char *content, int *rc)
+{
+    struct kl_config *c = kl_config_create();
+    const char *path;
+
+    cr_assert_not_null(c);
+    path = write_tmp(content, strlen(content));
+    err[0] = '\0';
+    *rc = kl_config_load_file(c, path, err, sizeof(err));
+    unlink(path);
+    return c;
+}
+
+static struct kl_config *set_required(void)
+{
+    struct kl_config *c = kl_config_create();
+
+    cr_assert_not_null(c);
+    cr_assert_eq(kl_config_set(c, "input.topics", "news", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_set(c, "output.topic", "labels", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_set(c, "model.path", "/m.safetensors", err, sizeof(err)), 0);
+    return c;
+}
+
+Test(config, defaults)
+{
+    struct kl_config *c = kl_config_create();
+
+    cr_assert_not_null(c);
+    cr_expect_str_eq(kl_config_get(c, "group.id"), "klabel");
+    cr_expect_str_eq(kl_config_get(c, "input.format"), "json");
+    cr_expect_str_eq(kl_config_get(c, "input.field.id"), "id");
+    cr_expect_str_eq(kl_config_get(c, "input.field.text"), "text");
+    cr_expect_str_eq(kl_config_get(c, "input.field.kind"), "kind");
+    cr_expect_str_eq(kl_config_get(c, "input.field.ts"), "ts");
+    cr_expect_eq(kl_config_get_int(c, "input.max.bytes"), 1048576);
+    cr_expect_str_eq(kl_config_get(c, "output.format"), "json");
+    cr_expect_eq(kl_config_get_int(c, "model.top.k"), 3);
+    cr_expect_float_eq(kl_config_get_double(c, "model.threshold"), 0.0, 1e-12);
+    cr_expect_eq(kl_config_get_int(c, "batch.max.size"), 256);
+    cr_expect_eq(kl_config_get_int(c, "batch.max.delay.us"), 1000);
+    cr_expect_str_eq(kl_config_get(c, "dlq.topic"), "klabel-dlq");
+    cr_expect_str_eq(kl_config_get(c, "processing.guarantee"), "at_least_once");
+    cr_expect_str_eq(kl_config_get(c, "instance.id"), "");
+    cr_expect_str_eq(kl_config_get(c, "log.level"), "info");
+    cr_expect_eq(kl_config_get_int(c, "shutdown.timeout.ms"), 10000);
+    cr_expect_null(kl_config_get(c, "input.topics"));
+    cr_expect_null(kl_config_get(c, "output.topic"));
+    cr_expect_null(kl_config_get(c, "model.path"));
+    kl_config_destroy(c);
+}
+
+Test(config, every_default_is_valid_and_every_key_documented)
+{
+    const struct kl_cfg_def *d;
+    int n = 0;
+
+    for (d = kl_config_table(); d->name; d++, n++) {
+        cr_expect_not_null(d->desc, "%s has no description", d->name);
+        cr_expect(d->desc && strlen(d->desc) > 5, "%s: description too short", d->name);
+        if (d->def)
+            cr_expect_eq(kl_config_check(d, d->def, err, sizeof(err)), 0,
+                         "default of %s: %s", d->name, err);
+        if (d->type == KL_CFG_INT || d->type == KL_CFG_DOUBLE)
+            cr_expect(d->min <= d->max, "%s: empty range", d->name);
+        if (d->type == KL_CFG_ENUM)
+            cr_expect_not_null(d->choices, "%s: enum without choices", d->name);
+    }
+    cr_expect_eq(n, 20);
+}
+
+Test(config, required_missing)
+{
+    struct kl_config *c = kl_config_create();
+
+    cr_assert_eq(kl_config_validate(c, err, sizeof(err)), KL_EINVAL);
+    cr_expect(strstr(err, "'input.topics'"), "%s", err);
+    cr_expect(strstr(err, "'output.topic'"), "%s", err);
+    cr_expect(strstr(err, "'model.path'"), "%s", err);
+    cr_expect(strstr(err, "missing required"), "%s", err);
+    cr_assert_eq(kl_config_set(c, "input.topics", "a", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_set(c, "model.path", "m", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_validate(c, err, sizeof(err)), KL_EINVAL);
+    cr_expect(!strstr(err, "'input.topics'"), "%s", err);
+    cr_expect(strstr(err, "'output.topic'"), "%s", err);
+    /* an empty value does not count, nor a list of empty items */
+    cr_assert_eq(kl_config_set(c, "output.topic", "  ", err, sizeof(err)), 0);
+    cr_expect_eq(kl_config_validate(c, err, sizeof(err)), KL_EINVAL);
+    cr_assert_eq(kl_config_set(c, "output.topic", "out", err, sizeof(err)), 0);
+    cr_expect_eq(kl_config_validate(c, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(kl_config_set(c, "input.topics", " , ,", err, sizeof(err)), 0);
+    cr_expect_eq(kl_config_validate(c, err, sizeof(err)), KL_EINVAL);
+    cr_expect(strstr(err, "'input.topics'"), "%s", err);
+    kl_config_destroy(c);
+}
+
+Test(config, file_parse)
+{
+    const char *text =
+        "# a comment\n"
+        "! another comment\n"
+        "\n"
+        "   \t\n"
+        "input.topics = news, txn\n"
+        "output.topic: labels\n"
+        "  model.path   /models/m.safetensors   \n"
+        "model.top.k=5\n"
+        "model.threshold = 0.25\n"
+        "group.id=first\n"
+        "group.id=second\n"
+        "instance.id = a\\\n"
+        "    b\\tc\n"
+        "dlq.topic = d\\u00e9\\=x\n"
+        "kafka.bootstrap.servers=127.0.0.1:9092\n"
+        "kafka.sasl.jaas.config = x=y:z # not a comment\n"
+        "input.field.text=payload.text";  /* no newline at the end */
+    int rc;
+    struct kl_config *c = load_str(text, &rc);
+
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect_str_eq(kl_config_get(c, "input.topics"), "news, txn");
+    cr_expect_str_eq(kl_config_get(c, "output.topic"), "labels");
+    cr_expect_str_eq(kl_config_get(c, "model.path"), "/models/m.safetensors");
+    cr_expect_eq(kl_config_get_int(c, "model.top.k"), 5);
+    cr_expect_float_eq(kl_config_get_double(c, "model.threshold"), 0.25, 1e-12);
+    cr_expect_str_eq(kl_config_get(c, "group.id"), "second");
+    cr_expect_str_eq(kl_config_get(c, "instance.id"), "ab\tc");
+    cr_expect_str_eq(kl_config_get(c, "dlq.topic"), "d\xc3\xa9=x");
+    cr_expect_str_eq(kl_config_get(c, "input.field.text"), "payload.text");
+    cr_expect_eq(kl_config_validate(c, err, sizeof(err)), 0, "%s", err);
+    kl_config_destroy(c);
+}
+
+Test(config, file_crlf_and_bom)
+{
+    const char *text = "\xEF\xBB\xBFinput.topics=a\r\n"
+                       "# c\r\n"
+                       "output.topic=b\r\n"
+                       "model.top.k=7\r\n"
+                       "model.path=m\r\n"
+                       "instance.id = x\\\r\n"
+                       "   y\r\n";
+    int rc;
+    struct kl_config *c = load_str(text, &rc);
+
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect_str_eq(kl_config_get(c, "input.topics"), "a");
+    cr_expect_str_eq(kl_config_get(c, "output.topic"), "b");
+    cr_expect_eq(kl_config_get_int(c, "model.top.k"), 7);
+    cr_expect_str_eq(kl_config_get(c, "model.path"), "m");
+    cr_expect_str_eq(kl_config_get(c, "instance.id"), "xy"); /* continued over CRLF */
+    kl_config_destroy(c);
+}
+
+Test(config, file_errors_name_file_line_and_key)
+{
+    int rc;
+    struct kl_config *c = load_str("input.topics=a\n# x\nfoo.bar=1\n", &rc);
+    char want[256];
+
+    cr_expect_eq(rc, KL_EINVAL);
+    cr_expect(strstr(err, ":3: unknown configuration key 'foo.bar' (see klabel run --help)"),
+              "%s", err);
+    cr_expect(strstr(err, "/tmp/kl_test_cfg_"), "%s", err);
+    kl_config_destroy(c);
+
+    c = load_str("\n\nmodel.top.k = 99\n", &rc);
+    cr_expect_eq(rc, KL_ERANGE);
+    snprintf(want, sizeof(want), ":3: value '99' for 'model.top.k' is out of range 1..16");
+    cr_expect(strstr(err, want), "%s", err);
+    kl_config_destroy(c);
+
+    /* continuation: the error names the line where the entry starts */
+    c = load_str("a.b = 1\\\n  2\n", &rc);
+    cr_expect_eq(rc, KL_EINVAL);
+    cr_expect(strstr(err, ":1: unknown configuration key 'a.b'"), "%s", err);
+    kl_config_destroy(c);
+
+    c = load_str("input.topics\n", &rc);
+    cr_expect_eq(rc, KL_EINVAL);
+    cr_expect(strstr(err, ":1: expected key=value"), "%s", err);
+    kl_config_destroy(c);
+
+    c = load_str("dlq.topic=\\u12\n", &rc);
+    cr_expect_eq(rc, KL_EINVAL);
+    cr_expect(strstr(err, "escape"), "%s", err);
+    kl_config_destroy(c);
+}
+
+Test(config, file_long_line)
+{
+    size_t n = 70000;
+    char *text = malloc(90000);
+    struct kl_config *c = kl_config_create();
+    const char *path;
+    int rc;
+
+    cr_assert_not_null(text);
+    memcpy(text, "dlq.topic=", 10);
+    memset(text + 10, 'x', n - 10);
+    strcpy(text + n, "\n");
+    path = write_tmp(text, strlen(text));
+    rc = kl_config_load_file(c, path, err, sizeof(err));
+    unlink(path);
+    cr_expect_eq(rc, KL_ERANGE);
+    cr_expect(strstr(err, ":1: line is longer than 65536 bytes"), "%s", err);
+
+    /* just under the limit is fine */
+    memset(text + 10, 'y', 65000);
+    strcpy(text + 65010, "\r\n");
+    path = write_tmp(text, strlen(text));
+    rc = kl_config_load_file(c, path, err, sizeof(err));
+    unlink(path);
+    cr_expect_eq(rc, 0, "%s", err);
+    cr_expect_eq(strlen(kl_config_get(c, "dlq.topic")), 65000);
+
+    /* continued lines count together */
+    memset(text + 10, 'z', 40000);
+    memcpy(text + 40010, "\\\n", 2);
+    memset(text + 40012, 'w', 40000);
+    strcpy(text + 80012, "\n");
+    path = write_tmp(text, strlen(text));
+    rc = kl_config_load_file(c, path, err, sizeof(err));
+    unlink(path);
+    cr_expect_eq(rc, KL_ERANGE);
+    cr_expect(strstr(err, ":1: line is longer than 65536 bytes"), "%s", err);
+    free(text);
+    kl_config_destroy(c);
+}
+
+Test(config, file_missing)
+{
+    struct kl_config *c = kl_config_create();
+
+    cr_expect_eq(kl_config_load_file(c, "/nonexistent/klabel.properties", err,
+                                     sizeof(err)), KL_EIO);
+    cr_expect(strstr(err, "/nonexistent/klabel.properties"), "%s", err);
+    kl_config_destroy(c);
+}
+
+Test(config, overrides_after_file)
+{
+    int rc;
+    struct kl_config *c = load_str("model.top.k=5\ngroup.id=g1\n", &rc);
+
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect_eq(kl_config_set_kv(c, "model.top.k=9", err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(kl_config_set_kv(c, " group.id = g2 ", err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(kl_config_set_kv(c, "kafka.linger.ms=5", err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(kl_config_get_int(c, "model.top.k"), 9);
+    cr_expect_str_eq(kl_config_get(c, "group.id"), "g2");
+    cr_expect_eq(kl_config_set_kv(c, "model.top.k", err, sizeof(err)), KL_EINVAL);
+    cr_expect(strstr(err, "expected key=value"), "%s", err);
+    cr_expect_eq(kl_config_set_kv(c, "=3", err, sizeof(err)), KL_EINVAL);
+    /* a failed set leaves the old value */
+    cr_expect_eq(kl_config_set_kv(c, "model.top.k=x", err, sizeof(err)), KL_EINVAL);
+    cr_expect_eq(kl_config_get_int(c, "model.top.k"), 9);
+    /* value may contain '=' */
+    cr_expect_eq(kl_config_set_kv(c, "instance.id=a=b", err, sizeof(err)), 0);
+    cr_expect_str_eq(kl_config_get(c, "instance.id"), "a=b");
+    kl_config_destroy(c);
+}
+
+Test(config, unknown_key_text)
+{
+    struct kl_config *c = kl_config_create();
+
+    cr_expect_eq(kl_config_set(c, "foo.bar", "1", err, sizeof(err)), KL_EINVAL);
+    cr_expect_str_eq(err, "unknown configuration key 'foo.bar' (see klabel run --help)");
+    cr_expect_eq(kl_config_set_kv(c, "model.topk=1", err, sizeof(err)), KL_EINVAL);
+    cr_expect_str_eq(err, "unknown configuration key 'model.topk' (see klabel run --help)");
+    kl_config_destroy(c);
+}
+
+Test(config, bad_int)
+{
+    struct kl_config *c = kl_config_create();
+    const char *bad[] = { "abc", "12x", "", "1.5", "0x10", "99999999999999999999", "3 4" };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(kl_config_set(c, "model.top.k", bad[i], err, sizeof(err)), KL_EINVAL,
+                     "'%s' accepted", bad[i]);
+        cr_expect(strstr(err, "'model.top.k'") && strstr(err, "1..16"), "%s", err);
+    }
+    cr_expect_eq(kl_config_set(c, "model.top.k", "abc", err, sizeof(err)), KL_EINVAL);
+    cr_expect_str_eq(err, "invalid value 'abc' for 'model.top.k': expected an integer in 1..16");
+    cr_expect_eq(kl_config_set(c, "model.top.k", " 16 ", err, sizeof(err)), 0);
+    cr_expect_eq(kl_config_get_int(c, "model.top.k"), 16);
+    kl_config_destroy(c);
+}
+
+Test(config, int_range)
+{
+    struct kl_config *c = kl_config_create();
+
+    cr_expect_eq(kl_config_set(c, "model.top.k", "17", err, sizeof(err)), KL_ERANGE);
+    cr_expect_str_eq(err, "value '17' for 'model.top.k' is out of range 1..16");
+    cr_expect_eq(kl_config_set(c, "model.top.k", "0", err, sizeof(err)), KL_ERANGE);
+    cr_expect_eq(kl_config_set(c, "input.max.bytes", "15", err, sizeof(err)), KL_ERANGE);
+    cr_expect(strstr(err, "16..67108864"), "%s", err);
+    cr_expect_eq(kl_config_set(c, "input.max.bytes", "16", err, sizeof(err)), 0);
+    cr_expect_eq(kl_config_set(c, "input.max.bytes", "67108864", err, sizeof(err)), 0);
+    cr_expect_eq(kl_config_get_int(c, "input.max.bytes"), 67108864);
+    cr_expect_eq(kl_config_set(c, "input.max.bytes", "67108865", err, sizeof(err)), KL_ERANGE);
+    cr_expect_eq(kl_config_set(c, "batch.max.delay.us", "0", err, sizeof(err)), 0);
+    cr_expect_eq(kl_config_set(c, "batch.max.delay.us", "-1", err, sizeof(err)), KL_ERANGE);
+    cr_expect_eq(kl_config_set(c, "shutdown.timeout.ms", "99", err, sizeof(err)), KL_ERANGE);
+    kl_config_destroy(c);
+}
+
+Test(config, bad_double)
+{
+    struct kl_config *c = kl_config_create();
+
+    cr_expect_eq(kl_config_set(c, "model.threshold", "1.5", err, sizeof(err)), KL_ERANGE);
+    cr_expect(strstr(err, "'model.threshold'") && strstr(err, "0..1"), "%s", err);
+    cr_expect_eq(kl_config_set(c, "model.threshold", "nan", err, sizeof(err)), KL_EINVAL);
+    cr_expect_eq(kl_config_set(c, "model.threshold", "0.5x", err, sizeof(err)), KL_EINVAL);
+    cr_expect_eq(kl_config_set(c, "model.threshold", "1", err, sizeof(err)), 0);
+    cr_expect_float_eq(kl_config_get_double(c, "model.threshold"), 1.0, 1e-12);
+    kl_config_destroy(c);
+}
+
+Test(config, bad_enum)
+{
+    struct kl_config *c = kl_config_create();
+
+    cr_expect_eq(kl_config_set(c, "input.format", "avro", err, sizeof(err)), KL_EINVAL);
+    cr_expect_str_eq(err, "invalid value 'avro' for 'input.format': expected one of json");
+    cr_expect_eq(kl_config_set(c, "processing.guarantee", "exactly_once", err,
+                               sizeof(err)), KL_EINVAL);
+    cr_expect_eq(kl_config_set(c, "log.level", "verbose", err, sizeof(err)), KL_EINVAL);
+    cr_expect(strstr(err, "error|warn|info|debug"), "%s", err);
+    cr_expect_eq(kl_config_set(c, "log.level", "inf", err, sizeof(err)), KL_EINVAL);
+    cr_expect_eq(kl_config_set(c, "log.level", "debug", err, sizeof(err)), 0);
+    cr_expect_str_eq(kl_config_get(c, "log.level"), "debug");
+    kl_config_destroy(c);
+}
+
+Test(config, bool_values)
+{
+    const struct kl_cfg_def d = { "x.enable", KL_CFG_BOOL, "false", 0, 0, NULL, "test" };
+    const char *good[] = { "true", "false", "1", "0", "yes", "no", "TRUE", "No" };
+    const char *bad[] = { "maybe", "2", "", "on", "truex" };
+    size_t i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_expect_eq(kl_config_check(&d, good[i], err, sizeof(err)), 0, "%s", good[i]);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(kl_config_check(&d, bad[i], err, sizeof(err)), KL_EINVAL, "%s", bad[i]);
+        cr_expect(strstr(err, "'x.enable'") && strstr(err, "true, false"), "%s", err);
+    }
+}
+
+Test(config, list_parsing)
+{
+    struct kl_config *c = kl_config_create();
+    char **items = NULL;
+    int n, i;
+
+    cr_assert_eq(kl_config_set(c, "input.topics", " news , txn,,  ,a.b-c_1 ,", err,
+                               sizeof(err)), 0);
+    n = kl_config_get_list(c, "input.topics", &items);
+    cr_assert_eq(n, 3);
+    cr_expect_str_eq(items[0], "news");
+    cr_expect_str_eq(items[1], "txn");
+    cr_expect_str_eq(items[2], "a.b-c_1");
+    for (i = 0; i < n; i++)
+        free(items[i]);
+    free(items);
+
+    cr_assert_eq(kl_config_set(c, "input.topics", "one", err, sizeof(err)), 0);
+    n = kl_config_get_list(c, "input.topics", &items);
+    cr_assert_eq(n, 1);
+    cr_expect_str_eq(items[0], "one");
+    free(items[0]);
+    free(items);
+
+    cr_assert_eq(kl_config_set(c, "input.topics", ",", err, sizeof(err)), 0);
+    items = (char **)1;
+    cr_expect_eq(kl_config_get_list(c, "input.topics", &items), 0);
+    cr_expect_null(items);
+    kl_config_destroy(c);
+}
+
+struct seen {
+    char buf[1024];
+};
+
+static int collect(const char *k, const char *v, void *ud)
+{
+    struct seen *s = ud;
+    size_t n = strlen(s->buf);
+
+    snprintf(s->buf + n, sizeof(s->buf) - n, "%s=%s;", k, v);
+    return 0;
+}
+
+static int stop_at_second(const char *k, const char *v, void *ud)
+{
+    int *n = ud;
+
+    (void)k;
+    (void)v;
+    return ++*n == 2 ? 42 : 0;
+}
+
+Test(config, kafka_passthrough_per_role)
+{
+    struct kl_config *c = set_required();
+    struct seen s;
+    int n = 0;
+
+    cr_assert_eq(kl_config_set(c, "kafka.consumer.fetch.min.bytes", "10", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_set(c, "kafka.bootstrap.servers", "h:1", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_set(c, "kafka.producer.linger.ms", "2", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_set(c, "kafka.client.id", "shared", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_set(c, "kafka.consumer.client.id", "cons", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_set(c, "kafka.bootstrap.servers", "h:2", err, sizeof(err)), 0);
+    cr_assert_eq(kl_config_set(c, "kafka.sasl.password", " with spaces ", err, sizeof(err)), 0);
+
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(kl_config_foreach_kafka(c, "consumer", collect, &s), 0);
+    cr_expect_str_eq(s.buf, "bootstrap.servers=h:2;client.id=shared;"
+                            "sasl.password= with spaces ;"
+                            "fetch.min.bytes=10;client.id=cons;");
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(kl_config_foreach_kafka(c, "producer", collect, &s), 0);
+    cr_expect_str_eq(s.buf, "bootstrap.servers=h:2;client.id=shared;"
+                            "sasl.password= with spaces ;linger.ms=2;");
+    cr_expect_eq(kl_config_foreach_kafka(c, "producer", stop_at_second, &n), 42);
+    cr_expect_eq(n, 2);
+
+    cr_expect_eq(kl_config_set(c, "kafka.", "x", err, sizeof(err)), KL_EINVAL);
+    cr_expect_eq(kl_config_set(c, "kafka.consumer.", "x", err, sizeof(err)), KL_EINVAL);
+    /* kafka keys do not make a config valid or invalid */
+    cr_expect_eq(kl_config_validate(c, err, sizeof(err)), 0, "%s", err);
+    kl_config_destroy(c);
+}
+
+static char *render(void (*fn)(FILE *))
+{
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+
+    cr_assert_not_null(f);
+    fn(f);
+    fclose(f);
+    return text;
+}
+
+Test(config, help_and_markdown_list_every_key)
+{
+    char *help = render(kl_config_print_help), *md = render(kl_config_print_markdown);
+    const struct kl_cfg_def *d;
+    char cell[128];
+
+    for (d = kl_config_table(); d->name; d++) {
+        cr_expect(strstr(help, d->name), "help lacks %s", d->name);
+        cr_expect(strstr(help, d->desc), "help lacks the description of %s", d->name);
+        snprintf(cell, sizeof(cell), "| `%s` |", d->name);
+        cr_expect(strstr(md, cell), "markdown lacks %s", d->name);
+    }
+    cr_expect(strstr(help, "kafka.consumer."), "%s", help);
+    cr_expect(strstr(help, "1..16"), "help lacks the range of model.top.k");
+    cr_expect(strstr(help, "(required)"));
+    cr_expect(strstr(md, "klabel config --markdown"));
+    cr_expect(strstr(md, "| Key | Type | Default | Range / choices | Description |"));
+    cr_expect(strstr(md, "`kafka.consumer.<prop>`"));
+    cr_expect(strstr(md, "`error\\|warn\\|info\\|debug`"), "enum pipes not escaped");
+    free(help);
+    free(md);
+}
+
+Test(config, help_is_aligned)
+{
+    char *help = render(kl_config_print_help), *line, *save = NULL;
+    long col = -1;
+
+    /* the TYPE column starts at the same place on every table line */
+    for (line = strtok_r(help, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *t = strstr(line, "  int ");
+        if (!t)
+            t = strstr(line, "  string ");
+        if (!t || strncmp(line, "  ", 2) != 0)
+            continue;
+        if (col < 0)
+            col = t - line;
+        cr_expect_eq(t - line, col, "misaligned: %s", line);
+    }
+    cr_expect(col > 0);
+    free(help);
+}
+
+Test(config, getter_of_undeclared_key_aborts, .signal = SIGABRT)
+{
+    struct kl_config *c = kl_config_create();
+
+    kl_config_get(c, "no.such.key");
+}
+
+Test(config, getter_of_wrong_type_aborts, .signal = SIGABRT)
+{
+    struct kl_config *c = kl_config_create();
+
+    kl_config_get_int(c, "group.id");
+}

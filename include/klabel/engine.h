@@ -53,14 +53,20 @@ enum kl_tok_mode {
     /* NFKC + case folding (utf8proc); split on white space and punctuation
      * (Unicode categories Z*, P*, S*, C*); every CJK ideograph, kana or
      * hangul syllable is a token of its own (word n-grams then give
-     * character bigrams). No end-of-line token. */
+     * character bigrams). Variation selectors, and combining marks that
+     * follow no letter, are dropped. No end-of-line token. */
     KL_TOK_UNICODE = 1
 };
 
 struct kl_tok_opts {
     int mode;           /* enum kl_tok_mode */
-    size_t max_tokens;  /* stop after this many tokens (0 = 65536) */
+    size_t max_tokens;  /* stop after this many tokens (0 = 65536); in
+                           KL_TOK_FASTTEXT mode the last one is "</s>" */
 };
+
+/* Longest text kl_tokenize() and kl_model_featurize() accept (bytes);
+ * longer ones give KL_ERANGE. */
+#define KL_TEXT_MAX ((size_t)16 << 20)
 
 /* Tokens of one text: token i is tok->buf[tok->off[i] .. + tok->len[i]),
  * not NUL-terminated. Caller-owned; reuse across calls to avoid allocation. */
@@ -70,6 +76,8 @@ struct kl_tokens {
     uint32_t *off;    /* (cap) start of each token in buf */
     uint32_t *len;    /* (cap) byte length of each token */
     size_t n, cap;
+    int32_t *cp;      /* (cp_cap) scratch: normalized code points (unicode mode) */
+    size_t cp_cap;
 };
 
 void kl_tokens_init(struct kl_tokens *tok);
@@ -77,7 +85,9 @@ void kl_tokens_fini(struct kl_tokens *tok);
 
 /* Splits text[0..len) into tokens (replacing tok's previous content).
  * The text must be valid UTF-8 in KL_TOK_UNICODE mode (KL_EUTF8 otherwise).
- * Returns 0 (possibly with tok->n == 0), KL_EUTF8, KL_ENOMEM or KL_EINVAL. */
+ * Returns 0 (possibly with tok->n == 0), KL_EUTF8, KL_ENOMEM, KL_EINVAL or
+ * KL_ERANGE (len > KL_TEXT_MAX, or a normalization that would grow the text
+ * more than 4-fold). */
 int kl_tokenize(const struct kl_tok_opts *o, const char *text, size_t len,
                 struct kl_tokens *tok);
 
@@ -135,6 +145,8 @@ struct kl_features {
     size_t n, cap;
     size_t ntokens; /* tokens the text had */
     struct kl_tokens tok;
+    int32_t *hashes; /* (hashes_cap) scratch: hashes of the word tokens */
+    size_t hashes_cap;
 };
 
 void kl_features_init(struct kl_features *f);
@@ -142,8 +154,10 @@ void kl_features_fini(struct kl_features *f);
 
 /* Tokenizes text with the model's tokenizer settings and turns the tokens
  * into feature ids as fastText does: vocabulary words, char n-grams when
- * maxn > 0, and word n-grams hashed into buckets. Returns 0, KL_EUTF8 (text
- * is not valid UTF-8), KL_EEMPTY (no features), KL_ENOMEM. */
+ * maxn > 0, and word n-grams hashed into buckets. In KL_TOK_FASTTEXT mode
+ * tokens starting with "__label__" are skipped, as fastText does. Returns 0,
+ * KL_EUTF8 (text is not valid UTF-8), KL_EEMPTY (no features), KL_ERANGE
+ * (text longer than KL_TEXT_MAX), KL_ENOMEM. */
 int kl_model_featurize(const struct kl_model *m, const char *text, size_t len,
                        struct kl_features *f);
 
@@ -190,15 +204,20 @@ struct kl_train_opts {
     int32_t threads;        /* default 1 */
     uint64_t seed;          /* default 1 */
     int verbose;            /* 1 = progress on stderr */
+    int32_t minn, maxn;     /* char n-gram lengths, default 0, 0 (none) */
 };
 
 /* Fills o with the defaults above. */
 void kl_train_opts_init(struct kl_train_opts *o);
 
 /* Trains a supervised model from a file of one example per line, either
- * "label<TAB>text" or fastText's "__label__x [__label__y] text", and writes
- * it to out_path as a klabel safetensors model. Returns 0 or an error with a
- * reason in err (e.g. the line number of a malformed line). */
+ * "label<TAB>text" or fastText's "__label__x [__label__y] text" (label names
+ * are stored without the "__label__" prefix), and writes it to out_path as a
+ * klabel safetensors model (through a temporary file and rename, so readers
+ * never see half a file). Blank lines are skipped. The metadata's
+ * "training.created" time is $SOURCE_DATE_EPOCH when set, so two runs with
+ * threads == 1 and the same seed give byte-identical files. Returns 0 or an
+ * error with a reason in err (e.g. the line number of a malformed line). */
 int kl_train_file(const struct kl_train_opts *o, const char *in_path,
                   const char *out_path, char *err, size_t errsz);
 

@@ -1,0 +1,117 @@
+/*
+ * engine/dict.c: the vocabulary index (exact look-up of a token's word id)
+ * built once when a model opens or training has counted its words.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "klabel/engine.h"
+#include "dict.h"
+#include "error.h"
+
+/* Contract in dict.h. */
+int kl_dict_init(struct kl_dict *d, const char *vocab, size_t vocab_len,
+                 int32_t nwords, char *err, size_t errsz)
+{
+    size_t size = 16, pos = 0;
+    int rc = KL_OK;
+
+    memset(d, 0, sizeof *d);
+    if (nwords < 0)
+        return kl_error_set(err, errsz, KL_EFORMAT, "vocab: nwords %d < 0",
+                            (int)nwords);
+    if (nwords > 0 && (vocab == NULL || vocab_len == 0 ||
+                       vocab[vocab_len - 1] != '\0'))
+        return kl_error_set(err, errsz, KL_EFORMAT,
+                            "vocab: %d words expected, but the tensor is "
+                            "empty or does not end with a NUL byte",
+                            (int)nwords);
+    while (size < 2 * (size_t)nwords)
+        size *= 2;
+    d->vocab = vocab;
+    d->vocab_len = vocab_len;
+    d->nwords = nwords;
+    d->mask = size - 1;
+    d->off = malloc(((size_t)nwords + 1) * sizeof *d->off);
+    d->hash = malloc(((size_t)nwords + 1) * sizeof *d->hash);
+    d->slot = malloc(size * sizeof *d->slot);
+    if (d->off == NULL || d->hash == NULL || d->slot == NULL) {
+        rc = KL_ENOMEM;
+        goto out;
+    }
+    memset(d->slot, 0xff, size * sizeof *d->slot); /* all -1 */
+    for (int32_t i = 0; i < nwords; i++) {
+        const char *w = vocab + pos;
+        const char *nul = memchr(w, '\0', vocab_len - pos);
+        size_t n, s;
+
+        if (nul == NULL) { /* cannot happen: vocab ends with NUL */
+            rc = KL_EFORMAT;
+            goto out;
+        }
+        n = (size_t)(nul - w);
+        if (n == 0) {
+            rc = kl_error_set(err, errsz, KL_EFORMAT,
+                              "vocab: word %d is empty", (int)i);
+            goto out;
+        }
+        d->off[i] = pos;
+        d->hash[i] = kl_hash_fnv1a(w, n);
+        if (kl_dict_find(d, w, n, d->hash[i]) >= 0) {
+            rc = kl_error_set(err, errsz, KL_EFORMAT,
+                              "vocab: word %d \"%.*s\" appears twice", (int)i,
+                              (int)(n > 64 ? 64 : n), w);
+            goto out;
+        }
+        for (s = d->hash[i] & d->mask; d->slot[s] >= 0; s = (s + 1) & d->mask)
+            ;
+        d->slot[s] = i;
+        pos += n + 1;
+        if (pos == vocab_len && i + 1 < nwords) {
+            rc = kl_error_set(err, errsz, KL_EFORMAT,
+                              "vocab: holds %d words, metadata says nwords "
+                              "%d", (int)(i + 1), (int)nwords);
+            goto out;
+        }
+    }
+    if (pos != vocab_len) {
+        rc = kl_error_set(err, errsz, KL_EFORMAT,
+                          "vocab: %zu bytes left after the %d words of "
+                          "nwords (more words than the metadata says?)",
+                          vocab_len - pos, (int)nwords);
+        goto out;
+    }
+    d->off[nwords] = pos;
+out:
+    if (rc != KL_OK)
+        kl_dict_fini(d);
+    return rc;
+}
+
+/* Contract in dict.h. */
+void kl_dict_fini(struct kl_dict *d)
+{
+    free(d->off);
+    free(d->hash);
+    free(d->slot);
+    d->off = NULL;
+    d->hash = NULL;
+    d->slot = NULL;
+}
+
+/* Contract in dict.h. Linear probing; words are compared byte for byte. */
+int32_t kl_dict_find(const struct kl_dict *d, const char *w, size_t n,
+                     uint32_t h)
+{
+    if (d->slot == NULL)
+        return -1;
+    for (size_t s = h & d->mask;; s = (s + 1) & d->mask) {
+        int32_t id = d->slot[s];
+        if (id < 0)
+            return -1;
+        if (d->hash[id] == h && d->off[id] + n < d->vocab_len &&
+            d->vocab[d->off[id] + n] == '\0' &&
+            memcmp(d->vocab + d->off[id], w, n) == 0)
+            return id;
+    }
+}

@@ -1,0 +1,163 @@
+/*
+ * engine/featurize.c: tokens -> input-matrix row ids, exactly as fastText's
+ * Dictionary::getLine + addSubwords + computeSubwords + addWordNgrams do it
+ * (same hashes, same sign extension, same order of ids), and the
+ * kl_features buffers it fills.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "klabel/engine.h"
+#include "dict.h"
+#include "tokenize.h"
+
+/* Zeroes f; it owns nothing yet. */
+void kl_features_init(struct kl_features *f)
+{
+    memset(f, 0, sizeof *f);
+    kl_tokens_init(&f->tok);
+}
+
+/* Frees what f owns and leaves it initialized (reusable). */
+void kl_features_fini(struct kl_features *f)
+{
+    free(f->ids);
+    free(f->hashes);
+    kl_tokens_fini(&f->tok);
+    kl_features_init(f);
+}
+
+/* Grows an int32 array to hold at least need items (doubling). */
+static int reserve_i32(int32_t **p, size_t *cap, size_t need)
+{
+    size_t ncap = *cap ? *cap : 64;
+    int32_t *q;
+
+    if (need <= *cap)
+        return KL_OK;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / sizeof **p)
+            return KL_ENOMEM;
+        ncap *= 2;
+    }
+    q = realloc(*p, ncap * sizeof **p);
+    if (q == NULL)
+        return KL_ENOMEM;
+    *p = q;
+    *cap = ncap;
+    return KL_OK;
+}
+
+static inline int push_id(struct kl_features *f, int32_t id)
+{
+    if (f->n == f->cap) {
+        int rc = reserve_i32(&f->ids, &f->cap, f->n + 1);
+        if (rc != KL_OK)
+            return rc;
+    }
+    f->ids[f->n++] = id;
+    return KL_OK;
+}
+
+/* Byte p of the virtual word "<" + t[0..n) + ">". */
+#define WORD_BYTE(t, n, p)                                                 \
+    ((p) == 0 ? (unsigned char)'<'                                         \
+              : (p) == (n) + 1 ? (unsigned char)'>'                        \
+                               : (unsigned char)(t)[(p) - 1])
+
+/* fastText's computeSubwords over "<" + t + ">": every n-gram of minn..maxn
+ * UTF-8 characters except the lone "<" and ">", hashed into the buckets.
+ * FNV-1a is a running hash, so each n-gram's hash extends the previous one. */
+static int push_subwords(const struct kl_dict *d, const char *t, size_t n,
+                         struct kl_features *f)
+{
+    size_t wlen = n + 2;
+    int rc;
+
+    for (size_t i = 0; i < wlen; i++) {
+        uint32_t h = 2166136261u;
+        size_t j = i;
+
+        if ((WORD_BYTE(t, n, i) & 0xC0) == 0x80)
+            continue;
+        for (int32_t k = 1; j < wlen && k <= d->maxn; k++) {
+            h = (h ^ (uint32_t)(int8_t)WORD_BYTE(t, n, j)) * 16777619u;
+            j++;
+            while (j < wlen && (WORD_BYTE(t, n, j) & 0xC0) == 0x80) {
+                h = (h ^ (uint32_t)(int8_t)WORD_BYTE(t, n, j)) * 16777619u;
+                j++;
+            }
+            if (k >= d->minn && !(k == 1 && (i == 0 || j == wlen))) {
+                rc = push_id(f, d->nwords + (int32_t)(h % (uint32_t)d->bucket));
+                if (rc != KL_OK)
+                    return rc;
+            }
+        }
+    }
+    return KL_OK;
+}
+
+/* fastText's addWordNgrams: hashes are int32 and sign-extend into the
+ * 64-bit running hash. */
+static int push_word_ngrams(const struct kl_dict *d, const int32_t *hashes,
+                            size_t nh, struct kl_features *f)
+{
+    for (size_t i = 0; i < nh; i++) {
+        uint64_t h = (uint64_t)(int64_t)hashes[i];
+        for (size_t j = i + 1; j < nh && j < i + (size_t)d->word_ngrams; j++) {
+            int rc;
+            h = h * 116049371u + (uint64_t)(int64_t)hashes[j];
+            rc = push_id(f, d->nwords + (int32_t)(h % (uint64_t)d->bucket));
+            if (rc != KL_OK)
+                return rc;
+        }
+    }
+    return KL_OK;
+}
+
+/* Contract in dict.h / engine.h (kl_model_featurize). */
+int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
+                      struct kl_features *f)
+{
+    struct kl_tokens *tok = &f->tok;
+    int fasttext = d->tok.mode == KL_TOK_FASTTEXT;
+    size_t nh = 0;
+    int rc;
+
+    f->n = 0;
+    f->ntokens = 0;
+    if (len > KL_TEXT_MAX)
+        return KL_ERANGE;
+    if (kl_utf8_validate(text, len, NULL) != KL_OK)
+        return KL_EUTF8;
+    rc = kl_tokenize_validated(&d->tok, text, len, tok);
+    if (rc != KL_OK)
+        return rc;
+    f->ntokens = tok->n;
+    rc = reserve_i32(&f->hashes, &f->hashes_cap, tok->n);
+    if (rc != KL_OK)
+        return rc;
+    for (size_t i = 0; i < tok->n; i++) {
+        const char *t = tok->buf + tok->off[i];
+        size_t n = tok->len[i];
+        uint32_t h;
+        int32_t wid;
+        int eos;
+
+        if (fasttext && kl_tokenize_is_label(t, n))
+            continue;
+        h = kl_hash_fnv1a(t, n);
+        wid = kl_dict_find(d, t, n, h);
+        eos = n == KL_EOS_LEN && memcmp(t, KL_EOS, KL_EOS_LEN) == 0;
+        if (wid >= 0 && (rc = push_id(f, wid)) != KL_OK)
+            return rc;
+        if (d->maxn > 0 && d->bucket > 0 && !eos &&
+            (rc = push_subwords(d, t, n, f)) != KL_OK)
+            return rc;
+        f->hashes[nh++] = (int32_t)h;
+    }
+    if (d->bucket > 0 && d->word_ngrams > 1 &&
+        (rc = push_word_ngrams(d, f->hashes, nh, f)) != KL_OK)
+        return rc;
+    return f->n == 0 ? KL_EEMPTY : KL_OK;
+}

@@ -1,0 +1,196 @@
+/*
+ * engine/predict.c: batched prediction. Per row, the mean of the input rows
+ * of its features (the fastText hidden layer); then ONE cblas_sgemm for the
+ * whole batch against the output matrix; then softmax (in float, max
+ * subtracted, as fastText) or fastText's tabulated sigmoid per label
+ * (one-vs-all), and top-k by
+ * partial selection with ties going to the lower label index.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "klabel/engine.h"
+#include "model.h"
+#include "sigmoid.h"
+
+/* Zeroes s; it owns nothing yet. */
+void kl_scratch_init(struct kl_scratch *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+/* Frees what s owns and leaves it initialized. */
+void kl_scratch_fini(struct kl_scratch *s)
+{
+    free(s->hidden);
+    free(s->logits);
+    kl_scratch_init(s);
+}
+
+/* Grows a float buffer to at least need items (doubling). */
+static int reserve_f32(float **p, size_t *cap, size_t need)
+{
+    size_t ncap = *cap ? *cap : 1024;
+    float *q;
+
+    if (need <= *cap)
+        return KL_OK;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / sizeof(float))
+            return KL_ENOMEM;
+        ncap *= 2;
+    }
+    q = realloc(*p, ncap * sizeof(float));
+    if (q == NULL)
+        return KL_ENOMEM;
+    *p = q;
+    *cap = ncap;
+    return KL_OK;
+}
+
+/* h[0..dim) += r[0..dim); written in blocks of 8 so that gcc's -O2 SLP
+ * vectorizer turns the body into SIMD adds. */
+static void add_row(float *restrict h, const float *restrict r, size_t dim)
+{
+    size_t d = 0;
+
+    for (; d + 8 <= dim; d += 8) {
+        h[d + 0] += r[d + 0];
+        h[d + 1] += r[d + 1];
+        h[d + 2] += r[d + 2];
+        h[d + 3] += r[d + 3];
+        h[d + 4] += r[d + 4];
+        h[d + 5] += r[d + 5];
+        h[d + 6] += r[d + 6];
+        h[d + 7] += r[d + 7];
+    }
+    for (; d < dim; d++)
+        h[d] += r[d];
+}
+
+/* hidden row of one feature set: the mean of its input rows (fastText's
+ * computeHidden: sum, then multiply by (float)(1.0 / n)). */
+static int hidden_row(const struct kl_model *m, const struct kl_features *f,
+                      float *h)
+{
+    size_t dim = (size_t)m->info.dim;
+    int64_t rows = (int64_t)m->info.nwords + m->info.bucket;
+    float inv;
+
+    memset(h, 0, dim * sizeof *h);
+    for (size_t j = 0; j < f->n; j++) {
+        int32_t id = f->ids[j];
+        if (id < 0 || id >= rows)
+            return KL_EINVAL;
+        add_row(h, m->input + (size_t)id * dim, dim);
+    }
+    inv = (float)(1.0 / (double)f->n);
+    for (size_t d = 0; d < dim; d++)
+        h[d] *= inv;
+    return KL_OK;
+}
+
+/* Probabilities in place: softmax over the row or a sigmoid per label;
+ * NaN becomes 0 and everything is clamped to [0, 1]. */
+static void probabilities(float *z, int32_t nl, int loss)
+{
+    if (loss == KL_LOSS_OVA) {
+        for (int32_t j = 0; j < nl; j++)
+            z[j] = kl_sigmoid_fasttext(z[j]);
+    } else {
+        float max = z[0], sum = 0.0f;
+        for (int32_t j = 1; j < nl; j++)
+            max = z[j] > max ? z[j] : max;
+        for (int32_t j = 0; j < nl; j++) {
+            z[j] = expf(z[j] - max);
+            sum += z[j];
+        }
+        for (int32_t j = 0; j < nl; j++)
+            z[j] /= sum;
+    }
+    for (int32_t j = 0; j < nl; j++)
+        z[j] = z[j] >= 0.0f ? (z[j] <= 1.0f ? z[j] : 1.0f) : 0.0f;
+}
+
+/* The k best of p[0..nl) with p >= threshold, best first; equal
+ * probabilities keep the lower label index first. */
+static void top_k(const float *p, int32_t nl, int k, float threshold,
+                  struct kl_prediction *o)
+{
+    int cnt = 0;
+
+    for (int32_t j = 0; j < nl; j++) {
+        float v = p[j];
+        int pos;
+
+        if (v < threshold || (cnt == k && !(v > o->prob[k - 1])))
+            continue;
+        pos = cnt < k ? cnt++ : k - 1;
+        while (pos > 0 && o->prob[pos - 1] < v) {
+            o->prob[pos] = o->prob[pos - 1];
+            o->label[pos] = o->label[pos - 1];
+            pos--;
+        }
+        o->prob[pos] = v;
+        o->label[pos] = j;
+    }
+    o->k = cnt;
+}
+
+/* Contract in engine.h. s is caller-owned scratch (one per thread); the
+ * model is only read. */
+int kl_model_predict_batch(const struct kl_model *m,
+                           const struct kl_features *const *feats, size_t n,
+                           int k, float threshold, struct kl_scratch *s,
+                           struct kl_prediction *out)
+{
+    size_t dim, nl, need_h, need_l;
+    int rc;
+
+    if (m == NULL || s == NULL || (n > 0 && (feats == NULL || out == NULL)))
+        return KL_EINVAL;
+    if (n == 0)
+        return KL_OK;
+    dim = (size_t)m->info.dim;
+    nl = (size_t)m->info.nlabels;
+    if (n > INT_MAX || __builtin_mul_overflow(n, dim, &need_h) ||
+        __builtin_mul_overflow(n, nl, &need_l))
+        return KL_EINVAL;
+    if (k > KL_TOPK_MAX)
+        k = KL_TOPK_MAX;
+    if (k > (int)nl)
+        k = (int)nl;
+    if (k < 1)
+        k = 1;
+    if ((rc = reserve_f32(&s->hidden, &s->hidden_cap, need_h)) != KL_OK ||
+        (rc = reserve_f32(&s->logits, &s->logits_cap, need_l)) != KL_OK)
+        return rc;
+    if (n > s->rows_cap)
+        s->rows_cap = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct kl_features *f = feats[i];
+        float *h = s->hidden + i * dim;
+        if (f == NULL || f->n == 0)
+            memset(h, 0, dim * sizeof *h);
+        else if ((rc = hidden_row(m, f, h)) != KL_OK)
+            return rc;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n,
+                (blasint)nl, (blasint)dim, 1.0f, s->hidden, (blasint)dim,
+                m->output, (blasint)dim, 0.0f, s->logits, (blasint)nl);
+    for (size_t i = 0; i < n; i++) {
+        const struct kl_features *f = feats[i];
+        float *z = s->logits + i * nl;
+        out[i].k = 0;
+        if (f == NULL || f->n == 0)
+            continue;
+        probabilities(z, (int32_t)nl, m->info.loss);
+        top_k(z, (int32_t)nl, k, threshold, &out[i]);
+    }
+    return KL_OK;
+}

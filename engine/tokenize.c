@@ -1,0 +1,268 @@
+/*
+ * engine/tokenize.c: text -> tokens, in the two modes of enum kl_tok_mode.
+ *
+ * KL_TOK_FASTTEXT reproduces fastText's Dictionary::readWord (split on ASCII
+ * white space and NUL, bytes kept as they are) plus one "</s>" at the end.
+ * KL_TOK_UNICODE normalizes with utf8proc (NFKC + case folding, the options
+ * utf8proc_map would take) into a reusable code point buffer, splits on
+ * Unicode categories Z*, P*, S*, C* and makes every CJK ideograph, kana and
+ * hangul syllable a token of its own; variation selectors and combining
+ * marks that follow no letter are dropped. Buffers live in struct kl_tokens and
+ * grow geometrically; nothing is allocated per token.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <utf8proc.h>
+
+#include "klabel/engine.h"
+#include "tokenize.h"
+
+#define TOK_DEFAULT_MAX 65536
+#define TOK_NORM_OPTS                                                      \
+    (UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |                \
+     UTF8PROC_CASEFOLD)
+
+/* Zeroes tok; it owns nothing yet. */
+void kl_tokens_init(struct kl_tokens *tok)
+{
+    memset(tok, 0, sizeof *tok);
+}
+
+/* Frees what tok owns and leaves it initialized (reusable). */
+void kl_tokens_fini(struct kl_tokens *tok)
+{
+    free(tok->buf);
+    free(tok->off);
+    free(tok->len);
+    free(tok->cp);
+    kl_tokens_init(tok);
+}
+
+/* Grows *p (of elem-byte items) to at least need items, doubling. */
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t ncap = *cap ? *cap : 64;
+    void *q;
+
+    if (need <= *cap)
+        return KL_OK;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / elem)
+            return KL_ENOMEM;
+        ncap *= 2;
+    }
+    q = realloc(*p, ncap * elem);
+    if (q == NULL)
+        return KL_ENOMEM;
+    *p = q;
+    *cap = ncap;
+    return KL_OK;
+}
+
+/* Makes room for one more token entry. */
+static int tokens_reserve_one(struct kl_tokens *tok)
+{
+    size_t cap_off, cap_len;
+    int rc;
+
+    if (tok->n < tok->cap)
+        return KL_OK;
+    cap_off = cap_len = tok->cap;
+    rc = grow((void **)&tok->off, &cap_off, tok->n + 1, sizeof *tok->off);
+    if (rc == KL_OK)
+        rc = grow((void **)&tok->len, &cap_len, tok->n + 1, sizeof *tok->len);
+    if (rc != KL_OK)
+        return rc;
+    tok->cap = cap_off < cap_len ? cap_off : cap_len;
+    return KL_OK;
+}
+
+/* Appends a token that already sits at buf[start .. buf_len). */
+static int tokens_close(struct kl_tokens *tok, size_t start)
+{
+    int rc = tokens_reserve_one(tok);
+
+    if (rc != KL_OK)
+        return rc;
+    tok->off[tok->n] = (uint32_t)start;
+    tok->len[tok->n] = (uint32_t)(tok->buf_len - start);
+    tok->n++;
+    return KL_OK;
+}
+
+static int tokenize_fasttext(size_t max, const char *text, size_t len,
+                             struct kl_tokens *tok)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t i = 0, words_max = max - 1; /* the last slot is for "</s>" */
+    int rc;
+
+    rc = grow((void **)&tok->buf, &tok->buf_cap, len + KL_EOS_LEN, 1);
+    if (rc != KL_OK)
+        return rc;
+    while (i < len && tok->n < words_max) {
+        size_t start;
+        while (i < len && kl_tokenize_is_space(p[i]))
+            i++;
+        if (i == len)
+            break;
+        start = i;
+        while (i < len && !kl_tokenize_is_space(p[i]))
+            i++;
+        memcpy(tok->buf + tok->buf_len, text + start, i - start);
+        tok->buf_len += i - start;
+        rc = tokens_close(tok, tok->buf_len - (i - start));
+        if (rc != KL_OK)
+            return rc;
+    }
+    memcpy(tok->buf + tok->buf_len, KL_EOS, KL_EOS_LEN);
+    tok->buf_len += KL_EOS_LEN;
+    return tokens_close(tok, tok->buf_len - KL_EOS_LEN);
+}
+
+/* Separators: white space, punctuation, symbols, controls, format,
+ * surrogates, private use and unassigned code points (Z*, P*, S*, C*). */
+static int cp_is_separator(int32_t c)
+{
+    utf8proc_category_t cat = utf8proc_category(c);
+
+    return cat == UTF8PROC_CATEGORY_CN || cat >= UTF8PROC_CATEGORY_PC;
+}
+
+/* Code points dropped without ending a token: variation selectors (emoji
+ * presentation, CJK variants), and combining marks with no base character
+ * in the token (after a separator they would form tokens of their own). */
+static int cp_is_ignored(int32_t c, int in_word)
+{
+    utf8proc_category_t cat;
+
+    if ((c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xE0100 && c <= 0xE01EF))
+        return 1;
+    if (in_word)
+        return 0;
+    cat = utf8proc_category(c);
+    return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC ||
+           cat == UTF8PROC_CATEGORY_ME;
+}
+
+/* CJK ideographs (incl. extensions and compatibility blocks), ideographic
+ * marks and numbers, hiragana, katakana and hangul syllables. */
+static int cp_is_cjk_char(int32_t c)
+{
+    return (c >= 0x3005 && c <= 0x3007) ||   /* 々 〆 〇 */
+           (c >= 0x3021 && c <= 0x3029) ||   /* Hangzhou numerals */
+           (c >= 0x3038 && c <= 0x303C) ||
+           (c >= 0x3040 && c <= 0x30FF) ||   /* Hiragana, Katakana */
+           (c >= 0x31F0 && c <= 0x31FF) ||   /* Katakana ext. */
+           (c >= 0x3400 && c <= 0x4DBF) ||   /* Ext. A */
+           (c >= 0x4E00 && c <= 0x9FFF) ||   /* Unified */
+           (c >= 0xAC00 && c <= 0xD7AF) ||   /* Hangul syllables */
+           (c >= 0xF900 && c <= 0xFAFF) ||   /* Compatibility */
+           (c >= 0xFF66 && c <= 0xFF9D) ||   /* half-width katakana */
+           (c >= 0x1B000 && c <= 0x1B16F) || /* Kana suppl./ext. */
+           (c >= 0x20000 && c <= 0x323AF);   /* Ext. B..H, compat suppl. */
+}
+
+static int tokenize_unicode(size_t max, const char *text, size_t len,
+                            struct kl_tokens *tok)
+{
+    utf8proc_ssize_t ncp;
+    size_t limit = 4 * len + 16, start = 0;
+    int in_word = 0, rc;
+
+    if (len == 0)
+        return KL_OK;
+    for (;;) {
+        ncp = utf8proc_decompose((const utf8proc_uint8_t *)text,
+                                 (utf8proc_ssize_t)len, tok->cp,
+                                 (utf8proc_ssize_t)tok->cp_cap, TOK_NORM_OPTS);
+        if (ncp < 0)
+            return ncp == UTF8PROC_ERROR_NOMEM ? KL_ENOMEM : KL_EUTF8;
+        if ((size_t)ncp > limit)
+            return KL_ERANGE;
+        if ((size_t)ncp <= tok->cp_cap)
+            break;
+        rc = grow((void **)&tok->cp, &tok->cp_cap, (size_t)ncp, sizeof *tok->cp);
+        if (rc != KL_OK)
+            return rc;
+    }
+    ncp = utf8proc_normalize_utf32(tok->cp, ncp, TOK_NORM_OPTS);
+    if (ncp < 0)
+        return KL_EUTF8;
+    rc = grow((void **)&tok->buf, &tok->buf_cap, 4 * (size_t)ncp, 1);
+    if (rc != KL_OK)
+        return rc;
+    for (utf8proc_ssize_t i = 0; i < ncp && tok->n < max; i++) {
+        int32_t c = tok->cp[i];
+        int sep, cjk;
+
+        if (cp_is_ignored(c, in_word))
+            continue;
+        sep = cp_is_separator(c);
+        cjk = !sep && cp_is_cjk_char(c);
+
+        if (in_word && (sep || cjk)) {
+            in_word = 0;
+            if ((rc = tokens_close(tok, start)) != KL_OK)
+                return rc;
+            if (tok->n == max)
+                break;
+        }
+        if (sep)
+            continue;
+        if (!in_word) {
+            start = tok->buf_len;
+            in_word = 1;
+        }
+        tok->buf_len += (size_t)utf8proc_encode_char(
+            c, (utf8proc_uint8_t *)tok->buf + tok->buf_len);
+        if (cjk) {
+            in_word = 0;
+            if ((rc = tokens_close(tok, start)) != KL_OK)
+                return rc;
+        }
+    }
+    if (in_word && tok->n < max)
+        return tokens_close(tok, start);
+    return KL_OK;
+}
+
+/* Contract in tokenize.h: like kl_tokenize() without the UTF-8 check. */
+int kl_tokenize_validated(const struct kl_tok_opts *o, const char *text,
+                          size_t len, struct kl_tokens *tok)
+{
+    size_t max;
+
+    if (o == NULL || tok == NULL || (text == NULL && len > 0))
+        return KL_EINVAL;
+    tok->n = 0;
+    tok->buf_len = 0;
+    if (len > KL_TEXT_MAX)
+        return KL_ERANGE;
+    max = o->max_tokens ? o->max_tokens : TOK_DEFAULT_MAX;
+    if (max > UINT32_MAX)
+        max = UINT32_MAX;
+    switch (o->mode) {
+    case KL_TOK_FASTTEXT:
+        return tokenize_fasttext(max, text, len, tok);
+    case KL_TOK_UNICODE:
+        return tokenize_unicode(max, text, len, tok);
+    default:
+        return KL_EINVAL;
+    }
+}
+
+/* Contract in engine.h. tok is caller-owned; its buffers are reused. */
+int kl_tokenize(const struct kl_tok_opts *o, const char *text, size_t len,
+                struct kl_tokens *tok)
+{
+    if (o != NULL && o->mode == KL_TOK_UNICODE && len <= KL_TEXT_MAX &&
+        kl_utf8_validate(text, len, NULL) != KL_OK) {
+        if (tok != NULL)
+            tok->n = tok->buf_len = 0;
+        return KL_EUTF8;
+    }
+    return kl_tokenize_validated(o, text, len, tok);
+}

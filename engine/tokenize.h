@@ -1,0 +1,37 @@
+/*
+ * engine/tokenize.h: internal entry points of the tokenizer shared by
+ * featurization and training. Not installed.
+ */
+#ifndef KL_ENGINE_TOKENIZE_H
+#define KL_ENGINE_TOKENIZE_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "klabel/engine.h"
+
+#define KL_LABEL_PREFIX "__label__"
+#define KL_LABEL_PREFIX_LEN 9
+#define KL_EOS "</s>"
+#define KL_EOS_LEN 4
+
+/* kl_tokenize() for a text the caller has already checked with
+ * kl_utf8_validate() (skips the second check). Same contract otherwise. */
+int kl_tokenize_validated(const struct kl_tok_opts *o, const char *text,
+                          size_t len, struct kl_tokens *tok);
+
+/* 1 when the token t[0..n) is a fastText label ("__label__..."). */
+static inline int kl_tokenize_is_label(const char *t, size_t n)
+{
+    return n >= KL_LABEL_PREFIX_LEN &&
+           memcmp(t, KL_LABEL_PREFIX, KL_LABEL_PREFIX_LEN) == 0;
+}
+
+/* 1 for fastText's word delimiters: ' ', \t, \n, \v, \f, \r and NUL. */
+static inline int kl_tokenize_is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+           c == '\r' || c == '\0';
+}
+
+#endif /* KL_ENGINE_TOKENIZE_H */

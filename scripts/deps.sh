@@ -7,7 +7,8 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config
   librdkafka-dev libavro-dev libopenblas-dev libcjson-dev libcriterion-dev
-  libutf8proc-dev libsodium-dev libmicrohttpd-dev
+  libutf8proc-dev libsodium-dev libmicrohttpd-dev libstemmer-dev
+  clang-14 libclang-rt-14-dev
   default-jdk-headless maven
   python3 python3-venv python3-pip
   unzip curl ca-certificates procps

@@ -74,6 +74,9 @@ dlq.topic=$3-dlq
 batch.max.size=256
 batch.max.delay.us=2000
 kafka.consumer.auto.commit.interval.ms=500
+# a SIGKILLed member leaves the group after 6 s instead of 45 s
+kafka.consumer.session.timeout.ms=6000
+kafka.consumer.heartbeat.interval.ms=1000
 log.level=info
 EOF
 }

@@ -14,7 +14,7 @@ PKGS    := rdkafka avro-c openblas libcjson libutf8proc
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Iinclude -Iplugin -MMD -MP
-LDLIBS  := -pthread -lm
+LDLIBS  := -lstemmer -pthread -lm  # libstemmer ships no .pc file
 
 ifneq ($(SANITIZE),)
 BUILD   ?= build-san
@@ -38,8 +38,9 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 DATA_DIR   ?= .cache/data
 THUCNEWS   := $(DATA_DIR)/thucnews.tsv
+JIEBA_DICT := $(DATA_DIR)/jieba-dict.txt
 
-.PHONY: all deps test unit integration demo stack data clean fuzz
+.PHONY: all deps test unit integration demo stack data clean fuzz bench-accuracy bench-explain
 all: $(BUILD)/klabel $(BUILD)/libklabel.a
 
 deps:
@@ -64,7 +65,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libklabel-plugin.a $(BUILD)/libklabel.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(CRIT_LIBS) $(PKG_LIBS) $(LDLIBS)
 
-data: $(THUCNEWS)
+data: $(THUCNEWS) $(JIEBA_DICT)
+$(JIEBA_DICT):
+	bash tests/data/fetch.sh jieba
 $(THUCNEWS):
 	bash tests/data/fetch.sh thucnews
 
@@ -89,6 +92,27 @@ demo: deps
 stack: deps
 	$(MAKE) all data
 	KL_BIN=$(BUILD)/klabel KL_DATA_DIR=$(DATA_DIR) bash compose/stack.sh
+
+# Accuracy of `klabel train` vs fastText on 4 data sets x 3 seeds, and the
+# per-event cost of explanations (THUCNews, batch 256, 1 thread).
+bench-accuracy: all
+	bash tests/data/fetch.sh all
+	PY=$$(bash tests/ref/venv.sh) && $$PY tests/bench/accuracy.py --klabel $(BUILD)/klabel --data $(DATA_DIR)
+
+$(BUILD)/bench_explain: tests/bench/bench_explain.c $(BUILD)/libklabel.a
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(PKG_LIBS) $(LDLIBS)
+
+bench-explain: all $(BUILD)/bench_explain data
+	head -n 9000 $(THUCNEWS) > $(BUILD)/thuc-train.tsv
+	tail -n 1000 $(THUCNEWS) > $(BUILD)/thuc-test.tsv
+	$(BUILD)/klabel train -q -i $(BUILD)/thuc-train.tsv -o $(BUILD)/thuc-explain.safetensors --epoch 5 --lr 0.5
+	$(BUILD)/bench_explain $(BUILD)/thuc-explain.safetensors $(BUILD)/thuc-test.tsv 5 5
+
+# Parity with the reference implementations (venv of tests/ref): the
+# segmenter against jieba.lcut(text, HMM=False) on the THUCNews headlines.
+.PHONY: parity
+parity: all data
+	PY=$$(bash tests/ref/venv.sh) && $$PY tests/parity/segment_check.py --klabel $(BUILD)/klabel --dict $(JIEBA_DICT) --data $(THUCNEWS)
 
 clean:
 	rm -rf build build-san

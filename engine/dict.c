@@ -94,9 +94,15 @@ void kl_dict_fini(struct kl_dict *d)
     free(d->off);
     free(d->hash);
     free(d->slot);
+    free(d->prune);
+    free(d->prune_slot);
     d->off = NULL;
     d->hash = NULL;
     d->slot = NULL;
+    d->prune = NULL;
+    d->prune_slot = NULL;
+    d->prune_n = 0;
+    d->pruned = 0;
 }
 
 /* Contract in dict.h. Linear probing; words are compared byte for byte. */

@@ -26,6 +26,14 @@ struct kl_dict {
     int32_t word_ngrams; /* 1 = unigrams only */
     int32_t minn, maxn;  /* char n-gram lengths in characters; maxn 0 = none */
     struct kl_tok_opts tok;
+    /* A pruned dictionary (fastText .ftz quantized with a cutoff): a hashed
+     * n-gram id h in [0, bucket) is row nwords + prune_row(h) when the prune
+     * index holds h, and is dropped otherwise (kl_dict_prune_find()). */
+    int pruned;          /* 0: ids map to nwords + h (the default) */
+    int32_t *prune;      /* (prune_n, 2) (h, row - nwords) pairs, owned */
+    size_t prune_n;
+    int32_t *prune_slot; /* (prune_mask + 1) pair index or -1, owned */
+    size_t prune_mask;
 };
 
 /* Indexes vocab[0..vocab_len), which must hold exactly nwords non-empty,
@@ -42,6 +50,18 @@ void kl_dict_fini(struct kl_dict *d);
 /* Id of the word w[0..n) whose hash is h, or -1. */
 int32_t kl_dict_find(const struct kl_dict *d, const char *w, size_t n,
                      uint32_t h);
+
+/* Makes d a pruned dictionary over a copy of pairs (n pairs of int32
+ * (h, row), 8 * n bytes, any alignment: h in [0, d->bucket), row in
+ * [0, n); no h twice). Call after kl_dict_init() and after setting
+ * d->bucket. Returns 0, KL_EFORMAT (reason in err) or KL_ENOMEM;
+ * kl_dict_fini() frees the index. */
+int kl_dict_set_prune(struct kl_dict *d, const void *pairs, size_t n,
+                      char *err, size_t errsz);
+
+/* Row offset (row - nwords) of hashed n-gram id h in a pruned dictionary,
+ * or -1 when the prune index does not hold it (the n-gram is dropped). */
+int32_t kl_dict_prune_find(const struct kl_dict *d, int32_t h);
 
 /* kl_model_featurize() on a dict: see engine.h for the contract. */
 int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,

@@ -23,6 +23,8 @@ void kl_features_fini(struct kl_features *f)
 {
     free(f->ids);
     free(f->hashes);
+    free(f->origin);
+    free(f->word_tok);
     kl_tokens_fini(&f->tok);
     kl_features_init(f);
 }
@@ -48,15 +50,37 @@ static int reserve_i32(int32_t **p, size_t *cap, size_t need)
     return KL_OK;
 }
 
-static inline int push_id(struct kl_features *f, int32_t id)
+/* Appends id; with f->want_origin also its origin (KL_ORIGIN_* in
+ * engine.h): word index << 5 | (span - 1). */
+static inline int push_id(struct kl_features *f, int32_t id, uint32_t origin)
 {
     if (f->n == f->cap) {
         int rc = reserve_i32(&f->ids, &f->cap, f->n + 1);
         if (rc != KL_OK)
             return rc;
     }
+    if (f->want_origin) {
+        if (f->n >= f->origin_cap) {
+            int rc = reserve_i32((int32_t **)&f->origin, &f->origin_cap,
+                                 f->cap);
+            if (rc != KL_OK)
+                return rc;
+        }
+        f->origin[f->n] = origin;
+    }
     f->ids[f->n++] = id;
     return KL_OK;
+}
+
+/* fastText's pushHash: hashed n-gram id h (in [0, bucket)) is row
+ * nwords + h, or in a pruned dictionary nwords + its prune-index row, and
+ * is dropped when the prune index lacks it. */
+static inline int push_hash(const struct kl_dict *d, struct kl_features *f,
+                            int32_t h, uint32_t origin)
+{
+    if (d->pruned && (h = kl_dict_prune_find(d, h)) < 0)
+        return KL_OK;
+    return push_id(f, d->nwords + h, origin);
 }
 
 /* Byte p of the virtual word "<" + t[0..n) + ">". */
@@ -69,7 +93,7 @@ static inline int push_id(struct kl_features *f, int32_t id)
  * UTF-8 characters except the lone "<" and ">", hashed into the buckets.
  * FNV-1a is a running hash, so each n-gram's hash extends the previous one. */
 static int push_subwords(const struct kl_dict *d, const char *t, size_t n,
-                         struct kl_features *f)
+                         uint32_t origin, struct kl_features *f)
 {
     size_t wlen = n + 2;
     int rc;
@@ -88,7 +112,8 @@ static int push_subwords(const struct kl_dict *d, const char *t, size_t n,
                 j++;
             }
             if (k >= d->minn && !(k == 1 && (i == 0 || j == wlen))) {
-                rc = push_id(f, d->nwords + (int32_t)(h % (uint32_t)d->bucket));
+                rc = push_hash(d, f, (int32_t)(h % (uint32_t)d->bucket),
+                               origin);
                 if (rc != KL_OK)
                     return rc;
             }
@@ -107,7 +132,8 @@ static int push_word_ngrams(const struct kl_dict *d, const int32_t *hashes,
         for (size_t j = i + 1; j < nh && j < i + (size_t)d->word_ngrams; j++) {
             int rc;
             h = h * 116049371u + (uint64_t)(int64_t)hashes[j];
-            rc = push_id(f, d->nwords + (int32_t)(h % (uint64_t)d->bucket));
+            rc = push_hash(d, f, (int32_t)(h % (uint64_t)d->bucket),
+                           (uint32_t)i << 5 | (uint32_t)(j - i));
             if (rc != KL_OK)
                 return rc;
         }
@@ -126,6 +152,7 @@ int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
 
     f->n = 0;
     f->ntokens = 0;
+    f->nword_tok = 0;
     if (len > KL_TEXT_MAX)
         return KL_ERANGE;
     if (kl_utf8_validate(text, len, NULL) != KL_OK)
@@ -135,6 +162,8 @@ int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
         return rc;
     f->ntokens = tok->n;
     rc = reserve_i32(&f->hashes, &f->hashes_cap, tok->n);
+    if (rc == KL_OK && f->want_origin)
+        rc = reserve_i32((int32_t **)&f->word_tok, &f->word_tok_cap, tok->n);
     if (rc != KL_OK)
         return rc;
     for (size_t i = 0; i < tok->n; i++) {
@@ -149,11 +178,13 @@ int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
         h = kl_hash_fnv1a(t, n);
         wid = kl_dict_find(d, t, n, h);
         eos = n == KL_EOS_LEN && memcmp(t, KL_EOS, KL_EOS_LEN) == 0;
-        if (wid >= 0 && (rc = push_id(f, wid)) != KL_OK)
+        if (wid >= 0 && (rc = push_id(f, wid, (uint32_t)nh << 5)) != KL_OK)
             return rc;
         if (d->maxn > 0 && d->bucket > 0 && !eos &&
-            (rc = push_subwords(d, t, n, f)) != KL_OK)
+            (rc = push_subwords(d, t, n, (uint32_t)nh << 5, f)) != KL_OK)
             return rc;
+        if (f->want_origin)
+            f->word_tok[f->nword_tok++] = (uint32_t)i;
         f->hashes[nh++] = (int32_t)h;
     }
     if (d->bucket > 0 && d->word_ngrams > 1 &&

@@ -3,6 +3,7 @@
  * format): strict parsing with errors that name the bad field, and the
  * writer used by training.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +136,56 @@ out:
     return rc;
 }
 
+/* tokenizer.segmenter, .stopwords and .stem (all optional). */
+static int parse_tok_extras(const cJSON *t, struct kl_meta *m, char *err,
+                            size_t errsz)
+{
+    const cJSON *seg = cJSON_GetObjectItemCaseSensitive(t, "segmenter");
+    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(t, "stopwords");
+    const cJSON *stem = cJSON_GetObjectItemCaseSensitive(t, "stem");
+    const cJSON *type;
+    int rc;
+
+    if (seg != NULL) {
+        type = cJSON_GetObjectItemCaseSensitive(seg, "type");
+        if (!cJSON_IsObject(seg) || !cJSON_IsString(type) ||
+            strcmp(type->valuestring, "jieba") != 0)
+            return kl_error_set(err, errsz, KL_EFORMAT,
+                                "metadata: tokenizer.segmenter must be an "
+                                "object with \"type\": \"jieba\"");
+        if ((rc = get_int(seg, "words", 1, 0, 1, 1e15, &m->seg_words, err,
+                          errsz)) != KL_OK ||
+            (rc = get_int(seg, "total", 1, 0, 1, 1e18, &m->seg_total, err,
+                          errsz)) != KL_OK)
+            return rc;
+        m->seg_on = 1;
+    }
+    if (stop != NULL) {
+        if (!cJSON_IsObject(stop))
+            return kl_error_set(err, errsz, KL_EFORMAT,
+                                "metadata: tokenizer.stopwords is not an "
+                                "object");
+        if ((rc = get_int(stop, "count", 1, 0, 0, INT32_MAX, &m->stop_count,
+                          err, errsz)) != KL_OK)
+            return rc;
+        m->stop_on = 1;
+    }
+    if (stem != NULL) {
+        if (!cJSON_IsString(stem) || stem->valuestring[0] == '\0' ||
+            strlen(stem->valuestring) >= sizeof m->tok.stem)
+            return kl_error_set(err, errsz, KL_EFORMAT,
+                                "metadata: tokenizer.stem must be a Snowball "
+                                "language name");
+        snprintf(m->tok.stem, sizeof m->tok.stem, "%s", stem->valuestring);
+    }
+    if ((m->seg_on || m->stop_on || m->tok.stem[0]) &&
+        m->tok.mode != KL_TOK_UNICODE)
+        return kl_error_set(err, errsz, KL_EFORMAT,
+                            "metadata: tokenizer segmenter, stopwords and "
+                            "stem need mode \"unicode\"");
+    return KL_OK;
+}
+
 static int parse_tokenizer(const cJSON *root, struct kl_meta *m, char *err,
                            size_t errsz)
 {
@@ -161,7 +212,55 @@ static int parse_tokenizer(const cJSON *root, struct kl_meta *m, char *err,
     }
     rc = get_int(t, "max_tokens", 0, 0, 0, 1 << 24, &v, err, errsz);
     m->tok.max_tokens = (size_t)v;
-    return rc;
+    if (rc != KL_OK)
+        return rc;
+    return parse_tok_extras(t, m, err, errsz);
+}
+
+/* "label_counts": nlabels integers in [0, 2^53]; required by loss "hs". */
+static int parse_label_counts(const cJSON *root, struct kl_meta *m,
+                              char *err, size_t errsz)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "label_counts");
+    const cJSON *v;
+    int32_t i = 0;
+
+    if (a == NULL && m->loss != KL_LOSS_HS)
+        return KL_OK;
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != m->nlabels)
+        return kl_error_set(err, errsz, KL_EFORMAT,
+                            "metadata: \"label_counts\" must be an array of "
+                            "%d counts (one per label%s)", (int)m->nlabels,
+                            m->loss == KL_LOSS_HS ? "; loss \"hs\" needs it"
+                                                  : "");
+    m->label_counts = malloc((size_t)m->nlabels * sizeof *m->label_counts);
+    if (m->label_counts == NULL)
+        return KL_ENOMEM;
+    cJSON_ArrayForEach(v, a) {
+        double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+        if (!(d >= 0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+            return kl_error_set(err, errsz, KL_EFORMAT,
+                                "metadata: label_counts[%d] is not an "
+                                "integer in [0, 2^53]", (int)i);
+        m->label_counts[i++] = (int64_t)d;
+    }
+    return KL_OK;
+}
+
+/* Adds "label_counts" when m has them; 1 ok, 0 out of memory. */
+static int format_label_counts(const struct kl_meta *m, cJSON *root)
+{
+    cJSON *a;
+
+    if (m->label_counts == NULL)
+        return 1;
+    if ((a = cJSON_AddArrayToObject(root, "label_counts")) == NULL)
+        return 0;
+    for (int32_t i = 0; i < m->nlabels; i++)
+        if (!cJSON_AddItemToArray(
+                a, cJSON_CreateNumber((double)m->label_counts[i])))
+            return 0;
+    return 1;
 }
 
 /* Contract in meta.h. */
@@ -223,16 +322,18 @@ int kl_meta_parse(const char *json, struct kl_meta *m, char *err,
         goto out;
     }
     loss = cJSON_GetObjectItemCaseSensitive(root, "loss");
-    m->loss = cJSON_IsString(loss) ? find_name(loss_names, 2, loss->valuestring) : -1;
+    m->loss = cJSON_IsString(loss) ? find_name(loss_names, 3, loss->valuestring) : -1;
     if (m->loss < 0) {
         rc = kl_error_set(err, errsz, KL_EFORMAT,
-                          "metadata: \"loss\" must be \"softmax\" or \"ova\"");
+                          "metadata: \"loss\" must be \"softmax\", \"ova\" "
+                          "or \"hs\"");
         goto out;
     }
     if ((rc = get_str(root, "id", "", &m->id, err, errsz)) != KL_OK ||
         (rc = get_str(root, "version", "", &m->version, err, errsz)) != KL_OK ||
         (rc = parse_labels(root, m, err, errsz)) != KL_OK ||
-        (rc = parse_tokenizer(root, m, err, errsz)) != KL_OK)
+        (rc = parse_tokenizer(root, m, err, errsz)) != KL_OK ||
+        (rc = parse_label_counts(root, m, err, errsz)) != KL_OK)
         goto out;
     if ((m->json = strdup(json)) == NULL)
         rc = KL_ENOMEM;
@@ -253,7 +354,32 @@ void kl_meta_fini(struct kl_meta *m)
     free(m->version);
     free(m->architecture);
     free(m->json);
+    free(m->label_counts);
     memset(m, 0, sizeof *m);
+}
+
+/* Adds tokenizer.segmenter / .stopwords / .stem when set; 1 ok, 0 OOM. */
+static int format_tok_extras(const struct kl_meta *m, cJSON *t)
+{
+    cJSON *o;
+
+    if (m->seg_on) {
+        o = cJSON_AddObjectToObject(t, "segmenter");
+        if (o == NULL || !cJSON_AddStringToObject(o, "type", "jieba") ||
+            !cJSON_AddNumberToObject(o, "words", (double)m->seg_words) ||
+            !cJSON_AddNumberToObject(o, "total", (double)m->seg_total))
+            return 0;
+    }
+    if (m->stop_on) {
+        o = cJSON_AddObjectToObject(t, "stopwords");
+        if (o == NULL ||
+            !cJSON_AddNumberToObject(o, "count", (double)m->stop_count))
+            return 0;
+    }
+    if (m->tok.stem[0] != '\0' &&
+        !cJSON_AddStringToObject(t, "stem", m->tok.stem))
+        return 0;
+    return 1;
 }
 
 /* Contract in meta.h. */
@@ -285,7 +411,8 @@ char *kl_meta_format(const struct kl_meta *m, cJSON *training)
     t = a ? cJSON_AddObjectToObject(root, "tokenizer") : NULL;
     ok = t != NULL &&
          cJSON_AddStringToObject(t, "mode", tok_names[m->tok.mode ? 1 : 0]) &&
-         cJSON_AddNumberToObject(t, "max_tokens", (double)m->tok.max_tokens);
+         cJSON_AddNumberToObject(t, "max_tokens", (double)m->tok.max_tokens) &&
+         format_tok_extras(m, t) && format_label_counts(m, root);
     if (ok && training != NULL) {
         ok = cJSON_AddItemToObject(root, "training", training);
         if (ok)

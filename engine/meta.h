@@ -23,15 +23,24 @@ struct kl_meta {
     int32_t dim, nwords, bucket, word_ngrams, minn, maxn;
     int32_t nlabels;
     char **labels;            /* (nlabels) NUL-terminated names */
-    struct kl_tok_opts tok;
+    struct kl_tok_opts tok;   /* seg and stop stay NULL here (model.c) */
     char *json;               /* the raw metadata string */
+    /* tokenizer.segmenter {"type": "jieba", "words", "total"} and
+     * tokenizer.stopwords {"count"}: the embedded tensors' checks */
+    int seg_on, stop_on;
+    int64_t seg_words, seg_total, stop_count;
+    int64_t *label_counts;    /* (nlabels) training examples per label, or
+                                 NULL; "label_counts", required by loss "hs"
+                                 (its Huffman tree is built from them) */
 };
 
 /* Parses and checks json: format 1, architecture "fasttext", loss
- * "softmax"|"ova", dim in [1, KL_META_DIM_MAX], nwords/bucket >= 0 with
+ * "softmax"|"ova"|"hs" ("hs" needs "label_counts": nlabels integers in
+ * [0, 2^53]; optional otherwise), dim in [1, KL_META_DIM_MAX], nwords/bucket >= 0 with
  * nwords + bucket in [1, INT32_MAX], word_ngrams in [1, 32], 0 <= minn <=
  * maxn <= 32, 1..KL_LABELS_MAX distinct labels of 1..KL_LABEL_MAX bytes of
- * valid UTF-8, tokenizer mode "fasttext"|"unicode". id, version,
+ * valid UTF-8, tokenizer mode "fasttext"|"unicode" (in unicode mode
+ * optionally with "segmenter", "stopwords" and "stem"). id, version,
  * word_ngrams, minn, maxn and tokenizer may be absent (defaults "", "", 1,
  * 0, 0, fasttext). Returns 0, KL_EFORMAT (reason in err) or KL_ENOMEM; on
  * success m is caller-owned: kl_meta_fini(). */

@@ -13,6 +13,7 @@
 #include "klabel/engine.h"
 #include "error.h"
 #include "model.h"
+#include "tokmodel.h"
 
 /* A float matrix tensor called name with shape (rows, cols), 4-aligned in
  * the mapping. */
@@ -74,7 +75,8 @@ static int model_vocab(struct kl_model *m, const char *path, char *err,
     return rc;
 }
 
-static void model_fill_info(struct kl_model *m)
+/* Contract in model.h. */
+void kl_model_fill_info(struct kl_model *m)
 {
     struct kl_model_info *i = &m->info;
 
@@ -92,6 +94,9 @@ static void model_fill_info(struct kl_model *m)
     i->labels = (const char *const *)m->meta.labels;
     i->tok = m->meta.tok;
     i->metadata_json = m->meta.json;
+    i->label_counts = m->meta.label_counts;
+    if (i->file_format == NULL)
+        i->file_format = "safetensors";
     m->dict.bucket = m->meta.bucket;
     m->dict.word_ngrams = m->meta.word_ngrams;
     m->dict.minn = m->meta.minn;
@@ -113,6 +118,8 @@ int kl_model_open(const char *path, struct kl_model **out, char *err,
     if (path == NULL || out == NULL)
         return kl_error_set(err, errsz, KL_EINVAL, "no path or output");
     *out = NULL;
+    if (kl_model_is_fasttext(path)) /* a fastText .bin / .ftz */
+        return kl_model_open_fasttext(path, out, err, errsz);
     if ((m = calloc(1, sizeof *m)) == NULL) {
         rc = KL_ENOMEM;
         goto out;
@@ -133,12 +140,13 @@ int kl_model_open(const char *path, struct kl_model **out, char *err,
         rc = kl_error_set(err, errsz, rc, "%s: %s", path, why);
         goto out;
     }
-    if ((rc = model_matrix(m, path, "input",
-                           (int64_t)m->meta.nwords + m->meta.bucket,
+    if ((rc = model_matrix(m, path, "input", kl_model_input_rows(m),
                            m->meta.dim, &m->input, err, errsz)) != KL_OK ||
         (rc = model_matrix(m, path, "output", m->meta.nlabels, m->meta.dim,
                            &m->output, err, errsz)) != KL_OK ||
-        (rc = model_vocab(m, path, err, errsz)) != KL_OK)
+        (rc = model_vocab(m, path, err, errsz)) != KL_OK ||
+        (rc = kl_model_load_extras(m, path, err, errsz)) != KL_OK ||
+        (rc = kl_tok_model_load(m, path, err, errsz)) != KL_OK)
         goto out;
     /* The output layer is small: reject non-finite weights here. Input rows
      * are not scanned (hundreds of MB); prediction clamps NaN instead. */
@@ -149,7 +157,7 @@ int kl_model_open(const char *path, struct kl_model **out, char *err,
                               "at row %zu", path, i / (size_t)m->meta.dim);
             goto out;
         }
-    model_fill_info(m);
+    kl_model_fill_info(m);
     *out = m;
     m = NULL;
 out:
@@ -165,8 +173,13 @@ void kl_model_destroy(struct kl_model *m)
     if (m == NULL)
         return;
     kl_dict_fini(&m->dict);
+    kl_tok_model_free(m);
+    kl_hs_fini(&m->hs);
     kl_meta_fini(&m->meta);
     kl_safetensors_close(&m->st);
+    free(m->own_input);
+    free(m->own_output);
+    free(m->own_vocab);
     free(m);
 }
 

@@ -7,6 +7,7 @@
 
 #include "klabel/engine.h"
 #include "dict.h"
+#include "hs.h"
 #include "meta.h"
 #include "safetensors.h"
 
@@ -17,6 +18,37 @@ struct kl_model {
     struct kl_dict dict;       /* vocabulary index over the mapped vocab */
     const float *input;        /* (nwords + bucket, dim) row-major, mapped */
     const float *output;       /* (nlabels, dim) row-major, mapped */
+    struct kl_segmenter *seg;  /* over the mapped dictionary tensor, or NULL */
+    struct kl_stopwords *stop; /* over the mapped stop-word tensor, or NULL */
+    int64_t input_rows;        /* rows of input: nwords + bucket, or
+                                  nwords + pruned n-grams (dict.pruned) */
+    struct kl_hs hs;           /* loss hs: the labels' Huffman tree */
+    /* A fastText .bin/.ftz opened directly (fasttext_model.c) owns its
+     * matrices and vocabulary instead of mapping them; else all NULL. */
+    float *own_input, *own_output;
+    char *own_vocab;
 };
+
+/* Fills m->info and the dict's settings from m->meta (model.c). */
+void kl_model_fill_info(struct kl_model *m);
+
+/* Rows the input matrix of a safetensors model must have: nwords + the
+ * pairs of its "pruneidx" tensor when it has one, else nwords + bucket
+ * (fasttext_model.c). */
+int64_t kl_model_input_rows(const struct kl_model *m);
+
+/* After the vocabulary is indexed: the "pruneidx" tensor into the dict and
+ * the hs tree from the metadata's label counts; sets m->input_rows.
+ * Returns 0, KL_EFORMAT (reason naming path) or KL_ENOMEM. */
+int kl_model_load_extras(struct kl_model *m, const char *path, char *err,
+                         size_t errsz);
+
+/* Opens a fastText .bin / .ftz file as a model (fasttext_model.c); the
+ * contract of kl_model_open(). */
+int kl_model_open_fasttext(const char *path, struct kl_model **out,
+                           char *err, size_t errsz);
+
+/* 1 when the file at path starts with fastText's magic number. */
+int kl_model_is_fasttext(const char *path);
 
 #endif /* KL_ENGINE_MODEL_H */

@@ -3,8 +3,9 @@
  * of its features (the fastText hidden layer); then ONE cblas_sgemm for the
  * whole batch against the output matrix; then softmax (in float, max
  * subtracted, as fastText) or fastText's tabulated sigmoid per label
- * (one-vs-all), and top-k by
- * partial selection with ties going to the lower label index.
+ * (one-vs-all) and top-k over fastText's log scores in fastText's heap
+ * order (topk.h: tied labels come out as fastText orders them), or, for
+ * hierarchical softmax, fastText's tree search over the same logits (hs.c).
  */
 #include <limits.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 #include "klabel/engine.h"
 #include "model.h"
 #include "sigmoid.h"
+#include "topk.h"
 
 /* Zeroes s; it owns nothing yet. */
 void kl_scratch_init(struct kl_scratch *s)
@@ -79,7 +81,7 @@ static int hidden_row(const struct kl_model *m, const struct kl_features *f,
                       float *h)
 {
     size_t dim = (size_t)m->info.dim;
-    int64_t rows = (int64_t)m->info.nwords + m->info.bucket;
+    int64_t rows = m->input_rows;
     float inv;
 
     memset(h, 0, dim * sizeof *h);
@@ -117,29 +119,30 @@ static void probabilities(float *z, int32_t nl, int loss)
         z[j] = z[j] >= 0.0f ? (z[j] <= 1.0f ? z[j] : 1.0f) : 0.0f;
 }
 
-/* The k best of p[0..nl) with p >= threshold, best first; equal
- * probabilities keep the lower label index first. */
+/* The k best of p[0..nl) with p >= threshold, best first, as fastText's
+ * findKBest picks them: by log(p + 1e-5) rounded to float, through its
+ * heap, so labels whose scores tie come out in fastText's order. */
 static void top_k(const float *p, int32_t nl, int k, float threshold,
                   struct kl_prediction *o)
 {
-    int cnt = 0;
+    struct kl_topk h;
 
+    kl_topk_init(&h, k);
     for (int32_t j = 0; j < nl; j++) {
-        float v = p[j];
-        int pos;
+        float score;
 
-        if (v < threshold || (cnt == k && !(v > o->prob[k - 1])))
+        if (p[j] < threshold)
             continue;
-        pos = cnt < k ? cnt++ : k - 1;
-        while (pos > 0 && o->prob[pos - 1] < v) {
-            o->prob[pos] = o->prob[pos - 1];
-            o->label[pos] = o->label[pos - 1];
-            pos--;
-        }
-        o->prob[pos] = v;
-        o->label[pos] = j;
+        score = kl_topk_log(p[j]);
+        if (!kl_topk_skip(&h, score))
+            kl_topk_push(&h, score, j);
     }
-    o->k = cnt;
+    kl_topk_sort(&h);
+    o->k = h.n;
+    for (int i = 0; i < h.n; i++) {
+        o->label[i] = h.id[i];
+        o->prob[i] = p[h.id[i]];
+    }
 }
 
 /* Contract in engine.h. s is caller-owned scratch (one per thread); the
@@ -149,10 +152,14 @@ int kl_model_predict_batch(const struct kl_model *m,
                            int k, float threshold, struct kl_scratch *s,
                            struct kl_prediction *out)
 {
+    struct kl_hs_frame frames[64], *stack = frames;
     size_t dim, nl, need_h, need_l;
-    int rc;
+    int rc, hs;
 
     if (m == NULL || s == NULL || (n > 0 && (feats == NULL || out == NULL)))
+        return KL_EINVAL;
+    hs = m->info.loss == KL_LOSS_HS;
+    if (hs && m->hs.nlabels != m->info.nlabels)
         return KL_EINVAL;
     if (n == 0)
         return KL_OK;
@@ -183,14 +190,23 @@ int kl_model_predict_batch(const struct kl_model *m,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n,
                 (blasint)nl, (blasint)dim, 1.0f, s->hidden, (blasint)dim,
                 m->output, (blasint)dim, 0.0f, s->logits, (blasint)nl);
+    if (hs && kl_hs_stack_size(&m->hs) > sizeof frames / sizeof frames[0] &&
+        (stack = malloc(kl_hs_stack_size(&m->hs) * sizeof *stack)) == NULL)
+        return KL_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const struct kl_features *f = feats[i];
         float *z = s->logits + i * nl;
         out[i].k = 0;
         if (f == NULL || f->n == 0)
             continue;
+        if (hs) { /* z[j]: internal node nl + j; the last row is unused */
+            kl_hs_predict(&m->hs, z, k, threshold, stack, &out[i]);
+            continue;
+        }
         probabilities(z, (int32_t)nl, m->info.loss);
         top_k(z, (int32_t)nl, k, threshold, &out[i]);
     }
+    if (stack != frames)
+        free(stack);
     return KL_OK;
 }

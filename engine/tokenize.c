@@ -6,8 +6,10 @@
  * KL_TOK_UNICODE normalizes with utf8proc (NFKC + case folding, the options
  * utf8proc_map would take) into a reusable code point buffer, splits on
  * Unicode categories Z*, P*, S*, C* and makes every CJK ideograph, kana and
- * hangul syllable a token of its own; variation selectors and combining
- * marks that follow no letter are dropped. Buffers live in struct kl_tokens and
+ * hangul syllable a token of its own (or, with a segmenter, splits runs of
+ * them into dictionary words: segment.c); variation selectors and combining
+ * marks that follow no letter are dropped; then stop words and stemming
+ * (preprocess.c) when configured. Buffers live in struct kl_tokens and
  * grow geometrically; nothing is allocated per token.
  */
 #include <stdint.h>
@@ -17,6 +19,9 @@
 #include <utf8proc.h>
 
 #include "klabel/engine.h"
+#include "preprocess.h"
+#include "segment.h"
+#include "tokaux.h"
 #include "tokenize.h"
 
 #define TOK_DEFAULT_MAX 65536
@@ -37,6 +42,7 @@ void kl_tokens_fini(struct kl_tokens *tok)
     free(tok->off);
     free(tok->len);
     free(tok->cp);
+    kl_tok_aux_destroy(tok->aux);
     kl_tokens_init(tok);
 }
 
@@ -90,6 +96,37 @@ static int tokens_close(struct kl_tokens *tok, size_t start)
     tok->len[tok->n] = (uint32_t)(tok->buf_len - start);
     tok->n++;
     return KL_OK;
+}
+
+/* Contract in tokenize.h. */
+int kl_tokens_reserve_buf(struct kl_tokens *tok, size_t need)
+{
+    return grow((void **)&tok->buf, &tok->buf_cap, need, 1);
+}
+
+/* Contract in tokenize.h. */
+int kl_tokens_push_span(struct kl_tokens *tok, size_t off, size_t n)
+{
+    int rc = tokens_reserve_one(tok);
+
+    if (rc != KL_OK)
+        return rc;
+    tok->off[tok->n] = (uint32_t)off;
+    tok->len[tok->n] = (uint32_t)n;
+    tok->n++;
+    return KL_OK;
+}
+
+/* Contract in tokenize.h. */
+int kl_tokens_push(struct kl_tokens *tok, const char *s, size_t n)
+{
+    int rc = grow((void **)&tok->buf, &tok->buf_cap, tok->buf_len + n, 1);
+
+    if (rc != KL_OK)
+        return rc;
+    memcpy(tok->buf + tok->buf_len, s, n);
+    tok->buf_len += n;
+    return tokens_close(tok, tok->buf_len - n);
 }
 
 static int tokenize_fasttext(size_t max, const char *text, size_t len,
@@ -165,11 +202,20 @@ static int cp_is_cjk_char(int32_t c)
            (c >= 0x20000 && c <= 0x323AF);   /* Ext. B..H, compat suppl. */
 }
 
-static int tokenize_unicode(size_t max, const char *text, size_t len,
+/* Contract in tokenize.h. */
+int kl_tokenize_is_cjk(int32_t c)
+{
+    return cp_is_cjk_char(c);
+}
+
+/* With a segmenter (seg != NULL), a run of CJK characters is collected
+ * in tok->buf from run_start on and split into words when it ends. */
+static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
+                            const char *text, size_t len,
                             struct kl_tokens *tok)
 {
     utf8proc_ssize_t ncp;
-    size_t limit = 4 * len + 16, start = 0;
+    size_t limit = 4 * len + 16, start = 0, run_start = SIZE_MAX;
     int in_word = 0, rc;
 
     if (len == 0)
@@ -203,6 +249,13 @@ static int tokenize_unicode(size_t max, const char *text, size_t len,
         sep = cp_is_separator(c);
         cjk = !sep && cp_is_cjk_char(c);
 
+        if (run_start != SIZE_MAX && !cjk) {
+            if ((rc = kl_segmenter_split(seg, tok, run_start, max)) != KL_OK)
+                return rc;
+            run_start = SIZE_MAX;
+            if (tok->n == max)
+                break;
+        }
         if (in_word && (sep || cjk)) {
             in_word = 0;
             if ((rc = tokens_close(tok, start)) != KL_OK)
@@ -212,6 +265,13 @@ static int tokenize_unicode(size_t max, const char *text, size_t len,
         }
         if (sep)
             continue;
+        if (cjk && seg != NULL) {
+            if (run_start == SIZE_MAX)
+                run_start = tok->buf_len;
+            tok->buf_len += (size_t)utf8proc_encode_char(
+                c, (utf8proc_uint8_t *)tok->buf + tok->buf_len);
+            continue;
+        }
         if (!in_word) {
             start = tok->buf_len;
             in_word = 1;
@@ -224,6 +284,8 @@ static int tokenize_unicode(size_t max, const char *text, size_t len,
                 return rc;
         }
     }
+    if (run_start != SIZE_MAX && tok->n < max)
+        return kl_segmenter_split(seg, tok, run_start, max);
     if (in_word && tok->n < max)
         return tokens_close(tok, start);
     return KL_OK;
@@ -247,8 +309,12 @@ int kl_tokenize_validated(const struct kl_tok_opts *o, const char *text,
     switch (o->mode) {
     case KL_TOK_FASTTEXT:
         return tokenize_fasttext(max, text, len, tok);
-    case KL_TOK_UNICODE:
-        return tokenize_unicode(max, text, len, tok);
+    case KL_TOK_UNICODE: {
+        int rc = tokenize_unicode(max, o->seg, text, len, tok);
+        if (rc == KL_OK && (o->stop != NULL || o->stem[0] != '\0'))
+            rc = kl_preprocess_apply(o, tok);
+        return rc;
+    }
     default:
         return KL_EINVAL;
     }

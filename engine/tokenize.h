@@ -6,6 +6,7 @@
 #define KL_ENGINE_TOKENIZE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "klabel/engine.h"
@@ -19,6 +20,20 @@
  * kl_utf8_validate() (skips the second check). Same contract otherwise. */
 int kl_tokenize_validated(const struct kl_tok_opts *o, const char *text,
                           size_t len, struct kl_tokens *tok);
+
+/* Appends the token s[0..n) (copied into tok->buf; s must not point into
+ * tok->buf). Returns 0 or KL_ENOMEM. */
+int kl_tokens_push(struct kl_tokens *tok, const char *s, size_t n);
+
+/* Appends a token for the bytes already at tok->buf[off .. off + n). */
+int kl_tokens_push_span(struct kl_tokens *tok, size_t off, size_t n);
+
+/* Makes tok->buf hold at least need bytes. Returns 0 or KL_ENOMEM. */
+int kl_tokens_reserve_buf(struct kl_tokens *tok, size_t need);
+
+/* 1 for the code points KL_TOK_UNICODE treats as CJK characters (CJK
+ * ideographs, kana, hangul syllables, ideographic marks and numbers). */
+int kl_tokenize_is_cjk(int32_t c);
 
 /* 1 when the token t[0..n) is a fastText label ("__label__..."). */
 static inline int kl_tokenize_is_label(const char *t, size_t n)

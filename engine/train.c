@@ -30,7 +30,10 @@
 #include "meta.h"
 #include "safetensors.h"
 #include "sigmoid.h"
+#include "pretrained.h"
+#include "tokmodel.h"
 #include "train_data.h"
+#include "train_valid.h"
 
 #define LR_UPDATE_RATE 100 /* tokens between updates of the shared count */
 
@@ -42,6 +45,9 @@ struct trainer {
     int64_t tokens_total;     /* epoch * ntokens */
     _Atomic int64_t tokens_done;
     struct timespec start;
+    struct kl_valid *valid;       /* held-out set (o->valid_path) or NULL */
+    struct kl_valid_score *vhist; /* (epoch) validation scores taken */
+    int32_t vdone;                /* how many */
 };
 
 struct worker {
@@ -213,6 +219,26 @@ static void print_progress(const struct trainer *tr, const struct worker *w,
     fflush(stderr);
 }
 
+/* Scores the validation set after `epoch` epochs and prints the score
+ * when verbose. Worker 0 calls it between two examples: with threads > 1
+ * the others keep training meanwhile (Hogwild), so only the final score,
+ * taken after they joined, is exact. Training reads no state it changes. */
+static void validate(struct trainer *tr, int32_t epoch)
+{
+    struct kl_valid_score *s = &tr->vhist[tr->vdone];
+
+    if (kl_valid_score(tr->valid, tr->input, tr->output, tr->o->dim,
+                       tr->td->nlabels, tr->o->loss, s) != KL_OK)
+        return; /* out of memory: this epoch goes unscored */
+    s->epoch = epoch;
+    tr->vdone++;
+    if (tr->o->verbose)
+        fprintf(stderr, "%sepoch %d/%d: validation accuracy %.4f  loss %.4f"
+                "  (%zu examples)\n", epoch < tr->o->epoch ? "\n" : "",
+                (int)epoch, (int)tr->o->epoch, s->accuracy, s->loss,
+                tr->valid->nex);
+}
+
 static void *worker_run(void *arg)
 {
     struct worker *w = arg;
@@ -229,6 +255,9 @@ static void *worker_run(void *arg)
 
         if (done >= tr->tokens_total)
             break;
+        if (w->id == 0 && tr->valid != NULL && tr->vdone + 1 < tr->o->epoch &&
+            done >= (int64_t)(tr->vdone + 1) * (int64_t)tr->td->ntokens)
+            validate(tr, tr->vdone + 1);
         train_example(w, e, lr);
         local += tr->td->ntok[e];
         if (local > LR_UPDATE_RATE) {
@@ -287,6 +316,8 @@ static int train_run(struct trainer *tr, struct worker *ws, char *err,
         print_progress(tr, &ws[0], 1.0, 0.0f);
         fputc('\n', stderr);
     }
+    if (rc == KL_OK && tr->valid != NULL)
+        validate(tr, tr->o->epoch);
     return rc;
 }
 
@@ -338,6 +369,15 @@ static cJSON *training_summary(const struct trainer *tr,
         cJSON_Delete(t);
         return NULL;
     }
+    if (tr->valid != NULL) {
+        cJSON *v = kl_valid_summary(tr->valid, o->valid_path, tr->vhist,
+                                    (size_t)tr->vdone);
+        if (v == NULL || !cJSON_AddItemToObject(t, "validation", v)) {
+            cJSON_Delete(v);
+            cJSON_Delete(t);
+            return NULL;
+        }
+    }
     return t;
 }
 
@@ -347,9 +387,10 @@ static int write_model(const struct trainer *tr, const struct worker *ws,
     const struct kl_train_opts *o = tr->o;
     const struct kl_train_data *td = tr->td;
     struct kl_meta m;
-    struct kl_st_out t[3];
+    struct kl_st_out t[3 + KL_TOK_MODEL_TENSORS];
     const char *key = "klabel";
     char *json;
+    size_t nt = 3;
     int rc;
 
     memset(&m, 0, sizeof m);
@@ -365,6 +406,7 @@ static int write_model(const struct trainer *tr, const struct worker *ws,
     m.nlabels = td->nlabels;
     m.labels = td->labels;
     m.tok = o->tok;
+    kl_tok_model_meta(&o->tok, &m);
     json = kl_meta_format(&m, training_summary(tr, ws));
     if (json == NULL)
         return kl_error_set(err, errsz, KL_ENOMEM, "%s: out of memory", path);
@@ -377,7 +419,8 @@ static int write_model(const struct trainer *tr, const struct worker *ws,
                               tr->output};
     t[2] = (struct kl_st_out){"vocab", KL_ST_U8, 1, {td->vocab_len},
                               td->vocab};
-    rc = kl_safetensors_write(path, &key, (const char *const *)&json, 1, t, 3,
+    nt += kl_tok_model_tensors(&o->tok, t + nt);
+    rc = kl_safetensors_write(path, &key, (const char *const *)&json, 1, t, nt,
                               err, errsz);
     cJSON_free(json);
     return rc;
@@ -389,6 +432,9 @@ int kl_train_file(const struct kl_train_opts *o, const char *in_path,
                   const char *out_path, char *err, size_t errsz)
 {
     struct kl_train_data td;
+    struct kl_valid valid;
+    struct kl_tok_res res;     /* segmenter / stop words loaded for o */
+    struct kl_train_opts oc;   /* o with them in oc.tok */
     struct trainer tr;
     struct worker *ws = NULL;
     size_t rows, nin, nout;
@@ -397,6 +443,8 @@ int kl_train_file(const struct kl_train_opts *o, const char *in_path,
     int rc;
 
     memset(&td, 0, sizeof td);
+    memset(&valid, 0, sizeof valid);
+    memset(&res, 0, sizeof res);
     memset(&tr, 0, sizeof tr);
     if (err != NULL && errsz > 0)
         err[0] = '\0';
@@ -404,9 +452,22 @@ int kl_train_file(const struct kl_train_opts *o, const char *in_path,
         rc = kl_error_set(err, errsz, KL_EINVAL, "no options or path");
         goto out;
     }
+    if ((rc = kl_tok_res_open(&res, o, &oc, err, errsz)) != KL_OK)
+        goto out;
+    o = &oc;
     if ((rc = check_opts(o, err, errsz)) != KL_OK ||
         (rc = kl_train_data_load(&td, o, in_path, err, errsz)) != KL_OK)
         goto out;
+    if (o->valid_path != NULL) {
+        if ((rc = kl_valid_load(&valid, &td, o, o->valid_path, err,
+                                errsz)) != KL_OK)
+            goto out;
+        if ((tr.vhist = calloc((size_t)o->epoch, sizeof *tr.vhist)) == NULL) {
+            rc = kl_error_set(err, errsz, KL_ENOMEM, "out of memory");
+            goto out;
+        }
+        tr.valid = &valid;
+    }
     rows = (size_t)td.nwords + (size_t)o->bucket;
     if (__builtin_mul_overflow(rows, (size_t)o->dim, &nin) ||
         nin > SIZE_MAX / sizeof(float)) {
@@ -430,6 +491,11 @@ int kl_train_file(const struct kl_train_opts *o, const char *in_path,
     for (size_t i = 0; i < nin; i++) /* uniform(-1/dim, 1/dim) */
         tr.input[i] = a * (2.0f * (float)(splitmix64(&rng) >> 40) *
                            (1.0f / 16777216.0f) - 1.0f);
+    if (o->pretrained_vectors != NULL &&
+        (rc = kl_pretrained_apply(o->pretrained_vectors, td.vocab,
+                                  td.vocab_len, td.nwords, o->dim, tr.input,
+                                  o->verbose, err, errsz)) != KL_OK)
+        goto out;
     tr.tokens_total = (int64_t)o->epoch * (int64_t)td.ntokens;
     atomic_init(&tr.tokens_done, 0);
     if ((rc = train_run(&tr, ws, err, errsz)) != KL_OK ||
@@ -444,6 +510,9 @@ out:
     free(ws);
     free(tr.input);
     free(tr.output);
+    free(tr.vhist);
+    kl_valid_fini(&valid);
     kl_train_data_fini(&td);
+    kl_tok_res_close(&res);
     return rc;
 }

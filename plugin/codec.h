@@ -75,4 +75,15 @@ int kl_json_encode_result(const struct kl_event *ev,
                           const struct kl_model_info *mi,
                           const struct kl_source *src, struct kl_buf *out);
 
+/* kl_json_encode_result() with ,"explain":[{"token":..,"weight":..},..]
+ * before the closing brace: x's items in order (weights "%.6g"); x NULL
+ * gives the plain result. Nothing is appended on failure. Returns 0,
+ * KL_ENOMEM or KL_EINVAL. (plugin/codec_json_explain.c) */
+int kl_json_encode_result_explain(const struct kl_event *ev,
+                                  const struct kl_prediction *p,
+                                  const struct kl_model_info *mi,
+                                  const struct kl_source *src,
+                                  const struct kl_explanation *x,
+                                  struct kl_buf *out);
+
 #endif

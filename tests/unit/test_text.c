@@ -96,7 +96,7 @@ static void expect_tokens(const char *const *want)
 
 static int run(int mode, size_t max, const char *text, size_t len)
 {
-    struct kl_tok_opts o = {mode, max};
+    struct kl_tok_opts o = {.mode = mode, .max_tokens = max};
     return kl_tokenize(&o, text, len, &tok);
 }
 
@@ -206,7 +206,7 @@ Test(tok_unicode, rejects_invalid_utf8, .init = setup, .fini = teardown)
 
 Test(tok, rejects_bad_options_and_huge_text, .init = setup, .fini = teardown)
 {
-    struct kl_tok_opts bad = {7, 0};
+    struct kl_tok_opts bad = {.mode = 7};
     cr_expect_eq(kl_tokenize(&bad, "a", 1, &tok), KL_EINVAL);
     cr_expect_eq(run(FT, 0, "a", KL_TEXT_MAX + 1), KL_ERANGE);
 }

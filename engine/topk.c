@@ -1,0 +1,83 @@
+/*
+ * engine/topk.c: the array min-heap behind kl_topk (see topk.h for why its
+ * exact moves matter: they decide the order of tied labels).
+ */
+#include <string.h>
+
+#include "topk.h"
+
+/* Contract in topk.h. */
+void kl_topk_init(struct kl_topk *h, int k)
+{
+    h->n = 0;
+    h->k = k < 1 ? 1 : k > KL_TOPK_MAX ? KL_TOPK_MAX : k;
+}
+
+/* Moves the pair (s, id) up from hole towards top while its parent has a
+ * strictly larger score. */
+static void sift_up(struct kl_topk *h, int hole, int top, float s, int32_t id)
+{
+    int parent = (hole - 1) / 2;
+
+    while (hole > top && h->score[parent] > s) {
+        h->score[hole] = h->score[parent];
+        h->id[hole] = h->id[parent];
+        hole = parent;
+        parent = (hole - 1) / 2;
+    }
+    h->score[hole] = s;
+    h->id[hole] = id;
+}
+
+/* Refills the hole at the top of heap[0..len): walks the hole down to a
+ * leaf along the smaller child (the right one on ties), then sifts (s, id)
+ * up from there. */
+static void adjust(struct kl_topk *h, int len, float s, int32_t id)
+{
+    int hole = 0, child = 0;
+
+    while (child < (len - 1) / 2) {
+        child = 2 * (child + 1);
+        if (h->score[child] > h->score[child - 1])
+            child--;
+        h->score[hole] = h->score[child];
+        h->id[hole] = h->id[child];
+        hole = child;
+    }
+    if ((len & 1) == 0 && child == (len - 2) / 2) {
+        child = 2 * (child + 1);
+        h->score[hole] = h->score[child - 1];
+        h->id[hole] = h->id[child - 1];
+        hole = child - 1;
+    }
+    sift_up(h, hole, 0, s, id);
+}
+
+/* Moves the smallest pair of heap[0..len) to position len - 1. */
+static void pop_to_end(struct kl_topk *h, int len)
+{
+    float s = h->score[len - 1];
+    int32_t id = h->id[len - 1];
+
+    h->score[len - 1] = h->score[0];
+    h->id[len - 1] = h->id[0];
+    adjust(h, len - 1, s, id);
+}
+
+/* Contract in topk.h. */
+void kl_topk_push(struct kl_topk *h, float score, int32_t id)
+{
+    sift_up(h, h->n, 0, score, id);
+    h->n++;
+    if (h->n > h->k) {
+        pop_to_end(h, h->n);
+        h->n--;
+    }
+}
+
+/* Contract in topk.h. */
+void kl_topk_sort(struct kl_topk *h)
+{
+    for (int len = h->n; len > 1; len--)
+        pop_to_end(h, len);
+}

@@ -1,0 +1,65 @@
+/*
+ * Shared pieces of the `klabel` commands: the top-level usage text and
+ * strict number parsing for options.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "klabel/version.h"
+
+void kl_cli_usage(FILE *out)
+{
+    fprintf(out,
+        "klabel %s - label text events in a Kafka stream\n"
+        "\n"
+        "Usage:\n"
+        "  klabel run -c FILE [-X key=value ...]   run the stage (see `klabel run --help`)\n"
+        "  klabel config --markdown                print docs/configuration.md\n"
+        "  klabel train -i FILE -o MODEL [options] train a model (see `klabel train --help`)\n"
+        "  klabel predict -m MODEL [-i FILE] [-k N] [--threshold F] [--json]\n"
+        "                                          label lines of text or JSON events\n"
+        "  klabel eval -m MODEL -i TEST [--json]   accuracy, macro-F1, per-class scores and\n"
+        "                                          confusion matrix on a labeled file\n"
+        "  klabel inspect MODEL                    print a model's metadata and tensors\n"
+        "  klabel import IN.bin|IN.ftz -o MODEL    convert a fastText model (see\n"
+        "                                          `klabel import --help`)\n"
+        "  klabel tokenize [-m MODEL | --segmenter DICT ...] [--raw] [--json]\n"
+        "                                          print the tokens of lines of text\n"
+        "  klabel demo [--data TSV] [--events N]   train, then stream N events through an\n"
+        "                                          in-process mock Kafka cluster\n"
+        "  klabel version                          print the version\n"
+        "  klabel help                             print this text\n",
+        KL_VERSION);
+}
+
+int kl_cli_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int kl_cli_parse_double(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,147 @@
+/*
+ * librdkafka configurations for the kafka transport (plugin/kafka_conf.h).
+ * Order: our defaults, then the user's kafka.* keys, then the settings that
+ * at-least-once cannot work without. Every rd_kafka_conf_set is checked.
+ */
+#include "kafka_conf.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "klabel/engine.h"
+
+/* Settings the user may not change, per role. */
+struct fixed_setting {
+    const char *role, *key, *value, *why;
+};
+
+static const struct fixed_setting fixed[] = {
+    {"consumer", "enable.auto.offset.store", "false",
+     "offsets are stored only after delivery (at_least_once)"},
+    {NULL, NULL, NULL, NULL}};
+
+struct pass_ctx {
+    rd_kafka_conf_t *conf;
+    const char *role;
+    char *err;
+    size_t errsz;
+    int rc;
+};
+
+int kl_kafka_conf_set(rd_kafka_conf_t *conf, const char *role, const char *key,
+                      const char *value, char *err, size_t errsz)
+{
+    char why[512];
+
+    if (rd_kafka_conf_set(conf, key, value, why, sizeof why) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(err, errsz, "%s: %s=%s: %s", role, key, value, why);
+        return KL_EINVAL;
+    }
+    return KL_OK;
+}
+
+/* kl_config_foreach_kafka callback: one pass-through key. */
+static int pass_one(const char *k, const char *v, void *ud)
+{
+    struct pass_ctx *pc = ud;
+    const struct fixed_setting *f;
+
+    for (f = fixed; f->key; f++) {
+        if (strcmp(f->role, pc->role) || strcmp(f->key, k))
+            continue;
+        if (strcasecmp(v, f->value)) {
+            snprintf(pc->err, pc->errsz, "kafka.[%s.]%s must be %s: %s",
+                     pc->role, k, f->value, f->why);
+            pc->rc = KL_EINVAL;
+            return 1;
+        }
+    }
+    pc->rc = kl_kafka_conf_set(pc->conf, pc->role, k, v, pc->err, pc->errsz);
+    return pc->rc ? 1 : 0;
+}
+
+/* Applies the user's keys, then the fixed settings of role. */
+static int apply_user_and_fixed(const struct kl_config *cfg,
+                                rd_kafka_conf_t *conf, const char *role,
+                                char *err, size_t errsz)
+{
+    struct pass_ctx pc = {conf, role, err, errsz, KL_OK};
+    const struct fixed_setting *f;
+    int rc;
+
+    if (kl_config_foreach_kafka(cfg, role, pass_one, &pc) != 0) {
+        rc = pc.rc ? pc.rc : KL_EINVAL;
+        goto out;
+    }
+    for (f = fixed; f->key; f++) {
+        if (strcmp(f->role, role))
+            continue;
+        rc = kl_kafka_conf_set(conf, role, f->key, f->value, err, errsz);
+        if (rc)
+            goto out;
+    }
+    rc = KL_OK;
+out:
+    return rc;
+}
+
+int kl_kafka_conf_consumer(const struct kl_config *cfg, rd_kafka_conf_t **out,
+                           char *err, size_t errsz)
+{
+    static const char *const defaults[][2] = {
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"enable.auto.commit", "true"},
+        {"auto.offset.reset", "earliest"},
+        {"client.id", "klabel-consumer"},
+        {NULL, NULL}};
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int rc, i;
+
+    *out = NULL;
+    rc = kl_kafka_conf_set(conf, "consumer", "group.id",
+                           kl_config_get(cfg, "group.id"), err, errsz);
+    for (i = 0; !rc && defaults[i][0]; i++)
+        rc = kl_kafka_conf_set(conf, "consumer", defaults[i][0],
+                               defaults[i][1], err, errsz);
+    if (!rc)
+        rc = apply_user_and_fixed(cfg, conf, "consumer", err, errsz);
+    if (rc)
+        goto out;
+    *out = conf;
+    conf = NULL;
+out:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    return rc;
+}
+
+int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
+                           char *err, size_t errsz)
+{
+    static const char *const defaults[][2] = {
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"linger.ms", "1"},
+        {"client.id", "klabel-producer"},
+        {NULL, NULL}};
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int rc = KL_OK, i;
+
+    *out = NULL;
+    for (i = 0; !rc && defaults[i][0]; i++)
+        rc = kl_kafka_conf_set(conf, "producer", defaults[i][0],
+                               defaults[i][1], err, errsz);
+    if (!rc)
+        rc = apply_user_and_fixed(cfg, conf, "producer", err, errsz);
+    if (rc)
+        goto out;
+    *out = conf;
+    conf = NULL;
+out:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * The kafka transport's private state, shared by transport_kafka.c (the
+ * transport operations) and kafka_client.c (librdkafka handles and their
+ * callbacks). Not used anywhere else.
+ */
+#ifndef KL_PLUGIN_KAFKA_PRIV_H
+#define KL_PLUGIN_KAFKA_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "klabel/transport.h"
+
+struct kl_kafka {
+    struct kl_transport base;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    rd_kafka_queue_t *cq;        /* consumer queue (main queue forwarded) */
+    rd_kafka_queue_t *pq;        /* producer main queue: delivery reports */
+    int wake[2];                 /* pipe both queues write to when non-empty */
+    rd_kafka_topic_t **rkts;     /* (nrkts) producer handles of out_topics */
+    int nrkts;
+    int paused;
+    int fatal;                   /* a client raised a fatal error */
+    int consumer_fatal;          /* ... and it was the consumer */
+    char fatal_reason[512];
+    void (*on_delivery)(void *ud, const struct kl_delivery *d);
+    void (*on_assign)(void *ud, const char *topic, int32_t partition);
+    void (*on_revoke)(void *ud, const char *topic, int32_t partition);
+    void *ud;
+};
+
+/* Creates a client of type from conf (consumed, even on error) with kk as
+ * opaque and our log/error callbacks, plus the rebalance callback
+ * (consumer) or delivery report callback (producer). Returns 0 or
+ * KL_EKAFKA with a reason in err; *out is owned by kk. */
+int kl_kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf,
+                        struct kl_kafka *kk, rd_kafka_t **out, char *err,
+                        size_t errsz);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * klabel: the command-line entry point. Dispatches `klabel <command>` to
+ * the kl_cli_* functions (plugin/cli.h) and exits with their code.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "klabel/version.h"
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(int argc, char **argv);
+    } cmds[] = {
+        {"run", kl_cli_run},         {"config", kl_cli_config},
+        {"train", kl_cli_train},     {"predict", kl_cli_predict},
+        {"inspect", kl_cli_inspect}, {"demo", kl_cli_demo},
+        {"eval", kl_cli_eval},
+        {"tokenize", kl_cli_tokenize},
+        {"import", kl_cli_import},
+    };
+    size_t i;
+
+    if (argc < 2) {
+        kl_cli_usage(stderr);
+        return KL_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("klabel %s\n", KL_VERSION);
+        return KL_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "-h")) {
+        kl_cli_usage(stdout);
+        return KL_EXIT_OK;
+    }
+    for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "klabel: unknown command '%s'\n\n", argv[1]);
+    kl_cli_usage(stderr);
+    return KL_EXIT_USAGE;
+}

@@ -5,15 +5,11 @@
 # results read back with Kafka's own console tools, so nothing here shares
 # code with the stage under test.
 #
-#   1. all_once:  10,000 events through the stage; every id comes out exactly
-#                 once, keyed by id, with a label of the model's label set and
-#                 a sane held-out accuracy; SIGTERM exits 0 and the group's
-#                 committed offsets reach the end of every input partition.
-#   2. kill9:     10,000 events trickle in while the stage runs; it is killed
-#                 with SIGKILL in the middle and restarted; every id comes out
-#                 at least once, and the committed offsets reach the end.
+#   Tests live in t_*.sh beside this script (see t_basic.sh); shared helpers
+#   (write_conf, start_stage, stop_stage, kafka_tools.sh) are defined here.
 #
-# Env: KL_BIN (default build/klabel), KL_DATA_DIR (default .cache/data).
+# Env: KL_BIN (default build/klabel), KL_DATA_DIR (default .cache/data),
+# KL_IT_ONLY (a regex: run only the tests it matches), KL_KEEP_WORK.
 # Ends with a plain "N passed, N failed" line; exits 1 if any test failed.
 set -uo pipefail
 
@@ -101,57 +97,20 @@ run_test() { # NAME FUNCTION
     if "$2"; then passed=$((passed + 1)); log "PASS $1"; else failed=$((failed + 1)); log "FAIL $1"; fi
 }
 
-test_all_once() {
-    local in=it-news-1 out=it-labels-1 grp=it-group-1
-    kt_topics "$in" 3 "$out" 3 "$out-dlq" 1 || return 1
-    kt_produce "$in" "$WORK/events.txt" || return 1
-    write_conf all_once "$in" "$out" "$grp"
-    local t0; t0=$(date +%s.%N)
-    start_stage all_once
-    kt_wait_lag_zero "$grp" "$in" "$NEVENTS" 180 || { tail -20 "$WORK/all_once.log"; return 1; }
-    log "stage drained $NEVENTS events in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s (incl. group join and lag polling)"
-    stop_stage || { echo "it: stage exit code $? after SIGTERM (want 0)"; tail -20 "$WORK/all_once.log"; return 1; }
-    kt_wait_lag_zero "$grp" "$in" "$NEVENTS" 10 || return 1
-    kt_consume_all "$out" "$WORK/out1.txt" || return 1
-    python3 "$HERE/verify.py" "$WORK/out1.txt" --truth "$WORK/truth.txt" --labels "$WORK/labels.txt" \
-        --exactly-once --topic "$in" --min-accuracy 0.75 || return 1
-    local dlq; dlq=$(kt_count "$out-dlq")
-    [ "$dlq" -eq 0 ] || { echo "it: $dlq records in the DLQ for good input"; return 1; }
-}
-
-test_kill9() {
-    local in=it-news-2 out=it-labels-2 grp=it-group-2
-    kt_topics "$in" 3 "$out" 3 "$out-dlq" 1 || return 1
-    write_conf kill9 "$in" "$out" "$grp"
-    start_stage kill9
-    # Trickle the events in at about 2,500/s so the kill lands mid-stream.
-    python3 -c '
-import sys, time
-lines = open(sys.argv[1], encoding="utf-8").readlines()
-for i in range(0, len(lines), 100):
-    sys.stdout.write("".join(lines[i:i + 100])); sys.stdout.flush(); time.sleep(0.04)
-' "$WORK/events.txt" | kt_produce "$in" /dev/stdin &
-    local prod=$!
-    local i n=0
-    for i in $(seq 1 300); do n=$(kt_count "$out"); [ "$n" -gt 0 ] && break; sleep 0.2; done
-    sleep 0.5
-    kill -0 "$prod" 2>/dev/null || { echo "it: input was fully produced before the kill; not mid-stream"; return 1; }
-    kill -9 "$STAGE_PID"; wait "$STAGE_PID" 2>/dev/null; STAGE_PID=""
-    n=$(kt_count "$out")
-    log "killed the stage with SIGKILL after $n results, input still arriving"
-    [ "$n" -lt "$NEVENTS" ] || { echo "it: all results were out before the kill"; return 1; }
-    start_stage kill9
-    wait "$prod" || { echo "it: producer failed"; return 1; }
-    kt_wait_lag_zero "$grp" "$in" "$NEVENTS" 180 || { tail -20 "$WORK/kill9.log"; return 1; }
-    stop_stage || { echo "it: stage exit code $? after SIGTERM (want 0)"; return 1; }
-    kt_consume_all "$out" "$WORK/out2.txt" || return 1
-    python3 "$HERE/verify.py" "$WORK/out2.txt" --truth "$WORK/truth.txt" --labels "$WORK/labels.txt" \
-        --at-least-once --topic "$in" --min-accuracy 0.75 || return 1
-}
-
-run_test all_once test_all_once
-run_test kill9 test_kill9
+# Every t_*.sh beside this script defines test functions and registers
+# them with `register NAME FUNCTION`; they run in file-name order.
+TESTS=()
+register() { TESTS+=("$1:$2"); }
+for f in "$HERE"/t_*.sh; do
+    # shellcheck source=/dev/null
+    source "$f"
+done
+only="${KL_IT_ONLY:-}"   # run only tests whose name matches this regex
+for t in "${TESTS[@]}"; do
+    name=${t%%:*}
+    [[ -z "$only" || "$name" =~ $only ]] || continue
+    run_test "$name" "${t#*:}"
+done
 
 echo "integration: $passed passed, $failed failed"
-
 [ "$failed" -eq 0 ]

@@ -124,7 +124,7 @@ int kl_ft_read_quant(struct kl_ft_cursor *c, const char *what, int32_t dim,
     c->off += (size_t)codesize;
     if ((rc = read_pq(c, "the product quantizer", dim, &q)) != KL_OK)
         goto out;
-    if ((int64_t)codesize != m->rows * q.nsubq) {
+    if (codesize % q.nsubq != 0 || m->rows != codesize / q.nsubq) {
         rc = kl_error_set(c->err, c->errsz, KL_EFORMAT,
                           "%s: %s has %d code bytes, expected %lld rows x %d "
                           "sub-quantizers", c->name, what, (int)codesize,

@@ -298,7 +298,7 @@ int kl_segmenter_load(const char *path, struct kl_segmenter **out, char *err,
     }
     if ((rc = kl_segmenter_create(buf, (size_t)size, out, err, errsz)) != KL_OK) {
         char why[300];
-        snprintf(why, sizeof why, "%s", err ? err : "");
+        snprintf(why, sizeof why, "%s", err && errsz ? err : "");
         kl_error_set(err, errsz, rc, "%s: %s", path, why);
         goto out;
     }
@@ -374,6 +374,16 @@ static void seg_route(const struct kl_segmenter *sg, const char *s,
     }
 }
 
+/* Number of characters of the valid UTF-8 s[0..len). */
+static size_t utf8_count(const char *s, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t b = 0; b < len; b++)
+        n += ((unsigned char)s[b] & 0xC0) != 0x80;
+    return n;
+}
+
 /* Fills a->coff with the character offsets of s[0..len); returns n. */
 static size_t seg_offsets(struct kl_tok_aux *a, const char *s, size_t len)
 {
@@ -395,7 +405,7 @@ int kl_segmenter_split(const struct kl_segmenter *sg, struct kl_tokens *tok,
     int rc;
 
     if ((rc = kl_tok_aux_get(tok, &a)) != KL_OK ||
-        (rc = kl_tok_aux_reserve(a, len)) != KL_OK)
+        (rc = kl_tok_aux_reserve(a, utf8_count(s, len))) != KL_OK)
         return rc;
     n = seg_offsets(a, s, len);
     seg_route(sg, s, a->coff, n, a->lp, a->end);
@@ -444,7 +454,7 @@ static int seg_block(const struct kl_segmenter *sg, const char *text,
     int rc;
 
     if ((rc = kl_tok_aux_get(tok, &aux)) != KL_OK ||
-        (rc = kl_tok_aux_reserve(aux, b - a)) != KL_OK)
+        (rc = kl_tok_aux_reserve(aux, utf8_count(s, b - a))) != KL_OK)
         return rc;
     n = seg_offsets(aux, s, b - a);
     seg_route(sg, s, aux->coff, n, aux->lp, aux->end);

@@ -1,7 +1,11 @@
 /*
- * A micro-batch: the messages the stage polled, their decoded events and
- * features, and the predictions of those that decoded. Parallel arrays of
- * one capacity (batch.max.size); features keep their memory across batches.
+ * A micro-batch: good events of one model on their way to one inference
+ * worker, with their messages (borrowed from the transport until the
+ * worker releases them), decoded events, features and predictions.
+ * Parallel arrays of one capacity (batch.max.size); features keep their
+ * memory across uses, so a recycled batch does not allocate. Also the two
+ * per-message steps of the source thread (decode, featurize) that decide
+ * whether an input is labeled or dead-lettered.
  */
 #ifndef KL_PLUGIN_BATCH_H
 #define KL_PLUGIN_BATCH_H
@@ -18,16 +22,20 @@
 
 struct kl_batch {
     size_t cap, n;
+    int model;                       /* route index of its model */
+    int worker;                      /* the worker that predicts it */
+    uint64_t seq;                    /* unique per opening (order checks) */
+    int64_t t_open_us;               /* poll time of its first event */
+    int64_t t_close_us;              /* when it closed */
+    int close_reason;                /* enum kl_close_reason (stage.h) */
+    size_t bytes;                    /* input value bytes held */
     struct kl_msg *msgs;             /* (cap) borrowed until released */
     int64_t *t_poll_us;              /* (cap) CLOCK_MONOTONIC at poll */
+    int64_t *t_prod_us;              /* (cap) when produce() returned */
     struct kl_event *ev;             /* (cap) decoded events */
-    struct kl_features *feat;        /* (cap) feature ids of good events */
-    int *dec;                        /* (cap) KL_DEC_OK or a kl_decode_error */
-    char (*reason)[KL_BATCH_REASON_MAX]; /* (cap) why dec != KL_DEC_OK */
-    int32_t *pred_idx;               /* (cap) index into pred, -1 = none */
-    const struct kl_features **good; /* (cap) features of good events, packed */
-    struct kl_prediction *pred;      /* (cap) predictions of good, packed */
-    size_t ngood;
+    struct kl_features *feat;        /* (cap) feature ids */
+    const struct kl_features **good; /* (cap) &feat[i], for the model */
+    struct kl_prediction *pred;      /* (cap) one per item */
 };
 
 /* Allocates a batch of capacity cap (>= 1). Caller-owned; kl_batch_fini().
@@ -35,22 +43,35 @@ struct kl_batch {
 int kl_batch_init(struct kl_batch *b, size_t cap);
 void kl_batch_fini(struct kl_batch *b);
 
-/* Decodes and featurizes items [from, b->n): sets dec/reason, and adds the
- * time spent to *decode_ns and *feat_ns. A text the model finds invalid
- * UTF-8, without features or too long becomes KL_DEC_UTF8 /
- * KL_DEC_EMPTY_TEXT / KL_DEC_OVERSIZE (any other featurize error
- * KL_DEC_MALFORMED). Returns 0, or KL_ENOMEM (the batch cannot go on). */
-int kl_batch_prepare(struct kl_batch *b, size_t from,
-                     const struct kl_json_opts *jo, const struct kl_model *m,
-                     uint64_t *decode_ns, uint64_t *feat_ns);
+/* Decodes msg into ev (init'ed; its previous content is freed). The one
+ * call site of the input codec. Returns KL_DEC_OK, a positive
+ * kl_decode_error with a bounded reason in reason[0..n) (dead-letter the
+ * input), or a negative code (not the input's fault). */
+int kl_batch_decode(const struct kl_json_opts *jo, const struct kl_msg *msg,
+                    struct kl_event *ev, char *reason, size_t n);
 
-/* Predicts every good item in one kl_model_predict_batch() call and sets
- * pred_idx. Returns its result. */
+/* Featurizes ev's text with model m into f. Returns KL_DEC_OK, a positive
+ * kl_decode_error with a reason (KL_DEC_UTF8 / KL_DEC_EMPTY_TEXT /
+ * KL_DEC_OVERSIZE as the tokenizer sees it; any other engine error
+ * KL_DEC_MALFORMED), or KL_ENOMEM. */
+int kl_batch_featurize(const struct kl_model *m, const struct kl_event *ev,
+                       struct kl_features *f, char *reason, size_t n);
+
+/* Appends item b->n: copies *msg (its pointers stay borrowed from the
+ * transport), takes over ev's strings (ev is left init'ed) and keeps the
+ * features already in b->feat[b->n]. The caller checks b->n < b->cap. */
+void kl_batch_push(struct kl_batch *b, const struct kl_msg *msg,
+                   int64_t t_poll_us, struct kl_event *ev);
+
+/* Predicts every item in one kl_model_predict_batch() call into b->pred;
+ * with inference 0 (pass-through) only sets every prediction empty
+ * (k = 0). Returns 0 or the engine's error. */
 int kl_batch_predict(struct kl_batch *b, const struct kl_model *m, int k,
-                     float threshold, struct kl_scratch *scratch);
+                     float threshold, struct kl_scratch *scratch,
+                     int inference);
 
-/* Frees the events and empties the batch (messages must have been released
- * by the caller). */
+/* Frees the events and empties the batch (its messages must have been
+ * released by the caller); capacity and feature memory are kept. */
 void kl_batch_clear(struct kl_batch *b);
 
 /* Nanoseconds of CLOCK_MONOTONIC. */

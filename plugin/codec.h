@@ -1,6 +1,10 @@
 /*
  * Codecs: input bytes -> struct kl_event, and a labeled result -> output
- * bytes. This version: JSON in (cJSON, configurable field names), JSON out.
+ * bytes. Input: JSON (cJSON, configurable field names; codec_json.c), Avro
+ * with the Confluent wire format (codec_avro.c, schemas from a folder or a
+ * Schema Registry) and raw UTF-8 text (codec_raw.c). Output: JSON or Avro
+ * (schemas/label_result.avsc; codec_avro_out.c). codec.c picks them by
+ * input.format / output.format (struct kl_decoder / kl_encoder).
  * Input is untrusted: every length is bounded, text must be valid UTF-8.
  */
 #ifndef KL_PLUGIN_CODEC_H
@@ -11,7 +15,10 @@
 
 #include "klabel/engine.h"
 #include "klabel/event.h"
+#include "klabel/transport.h"
 #include "buf.h"
+
+struct kl_config; /* plugin/config.h */
 
 /* Why an input could not be decoded; names are stable (they go into the
  * dead-letter headers). */
@@ -22,7 +29,11 @@ enum kl_decode_error {
     KL_DEC_UTF8,          /* "invalid_utf8" */
     KL_DEC_MISSING_TEXT,  /* "missing_text": no text field, or not a string */
     KL_DEC_EMPTY_TEXT,    /* "empty_text" */
-    KL_DEC_BAD_FIELD      /* "bad_field": id/kind/ts of the wrong type or too long */
+    KL_DEC_BAD_FIELD,     /* "bad_field": id/kind/ts of the wrong type or too long */
+    KL_DEC_BAD_AVRO,      /* "bad_avro": not one datum of the writer schema */
+    KL_DEC_UNKNOWN_SCHEMA,/* "unknown_schema_id": no such schema in the registry */
+    KL_DEC_BAD_FRAMING,   /* "bad_framing": not the Confluent wire format (magic 0) */
+    KL_DEC_NO_ROUTE       /* "no_route": no model serves the event (the stage's router) */
 };
 const char *kl_decode_error_name(int e);
 
@@ -85,5 +96,97 @@ int kl_json_encode_result_explain(const struct kl_event *ev,
                                   const struct kl_source *src,
                                   const struct kl_explanation *x,
                                   struct kl_buf *out);
+
+/* Output options shared by the encoders. */
+struct kl_result_opts {
+    int include_text;  /* output.include.text: copy the input text in "text" */
+};
+
+/* kl_json_encode_result_explain() plus, when ro && ro->include_text, a
+ * "text" member with the event's text (before "explain"). x NULL = no
+ * "explain". Nothing is appended on failure. Returns 0, KL_ENOMEM or
+ * KL_EINVAL. (plugin/codec_json_explain.c) */
+int kl_json_encode_result_opts(const struct kl_event *ev,
+                               const struct kl_prediction *p,
+                               const struct kl_model_info *mi,
+                               const struct kl_source *src,
+                               const struct kl_explanation *x,
+                               const struct kl_result_opts *ro,
+                               struct kl_buf *out);
+
+/* ------------------------------------------------------------ raw text */
+
+struct kl_raw_opts {
+    size_t max_bytes;        /* largest accepted value; 0 = 1 MiB */
+};
+
+/* Decodes m's whole value as the text of one event (input.format=raw) into
+ * ev (init'ed; old content freed; left empty on failure). The id is the
+ * key when there is one, else "topic/partition/offset"; ts is the record
+ * timestamp (-1 if none); kind is absent. Checks, first failure wins:
+ * missing_text (a tombstone: value NULL) -> oversize -> invalid_utf8 (or a
+ * NUL byte) -> empty_text (only white space) -> bad_field (key not valid
+ * UTF-8, holding a NUL, or > KL_EVENT_ID_MAX bytes). Returns KL_DEC_OK, a
+ * positive kl_decode_error with a reason in err, or KL_ENOMEM / KL_EINVAL.
+ * (plugin/codec_raw.c) */
+int kl_raw_decode_event(const struct kl_raw_opts *o, const struct kl_msg *m,
+                        struct kl_event *ev, char *err, size_t errsz);
+
+/* 1 when the valid UTF-8 s[0..n) holds only Unicode White_Space (an empty
+ * string too). (plugin/codec_json.c) */
+int kl_text_is_blank(const char *s, size_t n);
+
+/* ------------------------------------------------------------ dispatch */
+
+struct kl_decoder; /* opaque; used from one thread at a time */
+struct kl_encoder; /* opaque; used from one thread at a time */
+
+/* Creates the decoder that input.format names (json, avro, raw), with the
+ * input.field.* paths, input.max.bytes and, for avro, schema.registry.*
+ * (the registry is not contacted here). cfg is read during the call only.
+ * On success *out is caller-owned: kl_decoder_destroy(). Returns 0,
+ * KL_EINVAL (bad setting, reason in err) or KL_ENOMEM. */
+int kl_decoder_create(const struct kl_config *cfg, struct kl_decoder **out,
+                      char *err, size_t errsz);
+
+/* Decodes message m into ev (init'ed; old content freed; left empty on
+ * failure). Returns KL_DEC_OK; a positive kl_decode_error with a bounded
+ * reason in err (dead-letter the message, the stage goes on); or a
+ * negative code that is not the message's fault (KL_ENOMEM, or KL_EIO when
+ * the Schema Registry cannot be reached): do not dead-letter, stop without
+ * committing that offset. May block for schema.registry.timeout.ms the
+ * first time an Avro schema id is seen. */
+int kl_decoder_decode(struct kl_decoder *d, const struct kl_msg *m,
+                      struct kl_event *ev, char *err, size_t errsz);
+
+/* Frees d (NULL is fine). */
+void kl_decoder_destroy(struct kl_decoder *d);
+
+/* Creates the encoder that output.format names (json, avro), with
+ * output.include.text and output.explain; for avro, the Confluent framing
+ * with output.schema.id, or with the id that registering
+ * schemas/label_result.avsc under "<output.topic>-value" at
+ * schema.registry.url returns (output.schema.register=true; done here, may
+ * block for schema.registry.timeout.ms). On success *out is caller-owned:
+ * kl_encoder_destroy(). Returns 0, KL_EINVAL, KL_EIO (registry) or
+ * KL_ENOMEM with a reason in err. */
+int kl_encoder_create(const struct kl_config *cfg, struct kl_encoder **out,
+                      char *err, size_t errsz);
+
+/* output.explain: explained tokens wanted per result (0 = none). The
+ * caller computes them (kl_model_explain(), features with want_origin). */
+size_t kl_encoder_explain(const struct kl_encoder *e);
+
+/* Replaces out's content with the encoded result of ev (x: its
+ * explanation, NULL for none). Strings are borrowed for the call. Returns
+ * 0, KL_ENOMEM or KL_EINVAL (out is then empty). */
+int kl_encoder_encode(struct kl_encoder *e, const struct kl_event *ev,
+                      const struct kl_prediction *p,
+                      const struct kl_model_info *mi,
+                      const struct kl_source *src,
+                      const struct kl_explanation *x, struct kl_buf *out);
+
+/* Frees e (NULL is fine). */
+void kl_encoder_destroy(struct kl_encoder *e);
 
 #endif

@@ -57,6 +57,10 @@ const char *kl_decode_error_name(int e)
     case KL_DEC_MISSING_TEXT: return "missing_text";
     case KL_DEC_EMPTY_TEXT: return "empty_text";
     case KL_DEC_BAD_FIELD: return "bad_field";
+    case KL_DEC_BAD_AVRO: return "bad_avro";
+    case KL_DEC_UNKNOWN_SCHEMA: return "unknown_schema_id";
+    case KL_DEC_BAD_FRAMING: return "bad_framing";
+    case KL_DEC_NO_ROUTE: return "no_route";
     }
     return "unknown";
 }
@@ -233,9 +237,11 @@ static const cJSON *resolve(const struct dec *d, const cJSON *obj,
     return r;
 }
 
-/* 1 when the valid UTF-8 s[0..n) holds only Unicode White_Space. */
-static int is_blank(const unsigned char *s, size_t n)
+/* 1 when the valid UTF-8 s[0..n) holds only Unicode White_Space
+ * (contract in codec.h; shared with codec_raw.c and codec_avro.c). */
+int kl_text_is_blank(const char *str, size_t n)
 {
+    const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
 
     while (i < n) {
@@ -454,7 +460,7 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
         goto out;
     }
 
-    if (is_blank((const unsigned char *)text->valuestring, tlen)) {
+    if (kl_text_is_blank(text->valuestring, tlen)) {
         seterr(err, errsz, "field '%s' is %s", f_text,
                tlen ? "only white space" : "empty");
         rc = KL_DEC_EMPTY_TEXT;

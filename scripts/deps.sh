@@ -12,6 +12,7 @@ PKGS=(
   default-jdk-headless maven
   python3 python3-venv python3-pip
   unzip curl ca-certificates procps
+  fasttext  # the fastText CLI: reference for `make bench-engine`
 )
 
 missing=()

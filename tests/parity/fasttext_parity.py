@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""parity.py: klabel against fastText 0.9.2 on real data.
+"""fasttext_parity.py: klabel against fastText 0.9.2 on real data.
 
 For THUCNews (Chinese headlines, segmented with jieba.lcut(text, HMM=False)
 and joined with spaces; every fifth line held out) and Reuters-21578 (the
@@ -21,7 +21,7 @@ lists, in order), the largest |probability difference| over the top-5
 entries. A form passes with 100% top-1, 100% top-5 and a difference of at
 most 1e-4. Ends with "parity: N passed, N failed"; exits 1 on any failure.
 
-Usage: python parity.py --klabel build/klabel --data .cache/data
+Usage: python fasttext_parity.py --klabel build/klabel --data .cache/data
                         --work DIR [--quick]
 (run with the reference venv's python: PY=$(bash tests/ref/venv.sh)).
 --quick trains the smaller subset that `make test` runs.

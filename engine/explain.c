@@ -239,7 +239,7 @@ static int group_terms(const struct kl_model *m, const struct kl_features *f,
                        double *total)
 {
     size_t dim = (size_t)m->info.dim, n = 0;
-    int64_t rows = (int64_t)m->info.nwords + m->info.bucket;
+    int64_t rows = m->input_rows; /* nwords + bucket, or pruned rows */
     const float *w = m->output + (size_t)label * dim;
     double inv = 1.0 / (double)f->n;
     struct group *g;
@@ -261,7 +261,9 @@ static int group_terms(const struct kl_model *m, const struct kl_features *f,
             int32_t id = f->ids[j];
             if (id < 0 || id >= rows)
                 return KL_EINVAL;
-            sum += dot(w, m->input + (size_t)id * dim, dim);
+            sum += m->quant.scheme != KL_QUANT_NONE /* quant.c */
+                       ? kl_quant_dot(&m->quant, id, w)
+                       : dot(w, m->input + (size_t)id * dim, dim);
         }
         sum *= inv;
         *total += sum;

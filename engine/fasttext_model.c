@@ -9,8 +9,8 @@
  * hierarchical-softmax tree.
  */
 #include <fcntl.h>
-#include <stdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -154,7 +154,8 @@ static int ft_meta(struct kl_model *m, const struct kl_fasttext *ft,
         return KL_ENOMEM;
     for (int32_t i = 0; i < ft->nlabels; i++) {
         t.labels[i] = (char *)p;
-        strip = strip && strncmp(p, FT_LABEL_PREFIX, FT_LABEL_PREFIX_LEN) == 0 &&
+        strip = strip &&
+                strncmp(p, FT_LABEL_PREFIX, FT_LABEL_PREFIX_LEN) == 0 &&
                 p[FT_LABEL_PREFIX_LEN] != '\0';
         p += strlen(p) + 1;
     }
@@ -196,6 +197,49 @@ out:
     return rc;
 }
 
+/* The input matrix: product-quantized codes that klabel's "pq" layout
+ * holds exactly (no separate norms, all sub-vectors dsub wide; quant.h)
+ * stay codes, predicted through kl_quant_add_row() bit for bit as fastText
+ * adds them; anything else is dequantized into dense floats. */
+static int ft_adopt_input(struct kl_model *m, struct kl_fasttext *ft,
+                          const char *path, char *err, size_t errsz)
+{
+    struct kl_ft_matrix *in = &ft->input;
+    size_t nc = in->quantized ? (size_t)in->cols * KL_FT_KSUB : 0;
+    int rc;
+
+    /* non-finite centroids: rejected as the safetensors reader rejects
+     * them (quant.c), so an imported model opens like its .ftz */
+    for (size_t i = 0; i < nc; i++)
+        if (!isfinite(in->centroids[i]) ||
+            (in->qnorm && i < KL_FT_KSUB && !isfinite(in->norm_centroids[i])))
+            return kl_error_set(err, errsz, KL_EFORMAT,
+                                "%s: the input matrix's quantizer holds a "
+                                "non-finite centroid", path);
+    if (in->quantized && !in->qnorm && in->lastdsub == in->dsub &&
+        in->dsub <= KL_QUANT_DSUB_MAX) {
+        m->own_codes = in->codes;
+        m->own_centroids = in->centroids;
+        in->codes = NULL;
+        in->centroids = NULL;
+        m->quant = (struct kl_qmat){.scheme = KL_QUANT_PQ,
+                                    .rows = in->rows,
+                                    .dim = (int32_t)in->cols,
+                                    .codes = m->own_codes,
+                                    .centroids = m->own_centroids,
+                                    .nsubq = in->nsubq,
+                                    .dsub = in->dsub};
+        m->input = NULL;
+        return KL_OK;
+    }
+    if ((rc = kl_ft_dequantize(in)) != KL_OK)
+        return rc;
+    m->own_input = in->data;
+    in->data = NULL;
+    m->input = m->own_input;
+    return KL_OK;
+}
+
 /* Takes over ft's vocabulary, prune index and matrices. */
 static int ft_adopt(struct kl_model *m, struct kl_fasttext *ft,
                     const char *path, char *err, size_t errsz)
@@ -220,10 +264,11 @@ static int ft_adopt(struct kl_model *m, struct kl_fasttext *ft,
         return kl_error_set(err, errsz, rc, "%s: %s", path,
                             why[0] ? why : kl_strerror(rc));
     m->input_rows = ft->input.rows;
-    m->own_input = ft->input.data;
+    if ((rc = ft_adopt_input(m, ft, path, err, errsz)) != KL_OK ||
+        (rc = kl_ft_dequantize(&ft->output)) != KL_OK)
+        return rc;
     m->own_output = ft->output.data;
-    ft->input.data = ft->output.data = NULL;
-    m->input = m->own_input;
+    ft->output.data = NULL;
     m->output = m->own_output;
     for (size_t i = 0; i < nout; i++)
         if (!isfinite(m->output[i]))
@@ -258,6 +303,7 @@ int kl_model_open_fasttext(const char *path, struct kl_model **out,
         goto out;
     kl_model_fill_info(m);
     m->info.file_format = ft.quant_input ? "fasttext-ftz" : "fasttext-bin";
+    m->info.quant = m->quant.scheme;
     *out = m;
     m = NULL;
 out:

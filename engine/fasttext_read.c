@@ -413,7 +413,13 @@ void kl_fasttext_fini(struct kl_fasttext *ft)
     free(ft->labels);
     free(ft->counts);
     free(ft->pruneidx);
-    free(ft->input.data);
-    free(ft->output.data);
+    for (int i = 0; i < 2; i++) {
+        struct kl_ft_matrix *m = i ? &ft->output : &ft->input;
+        free(m->data);
+        free(m->codes);
+        free(m->centroids);
+        free(m->norm_codes);
+        free(m->norm_centroids);
+    }
     memset(ft, 0, sizeof *ft);
 }

@@ -42,14 +42,22 @@ struct kl_ft_args {
     double t;
 };
 
-/* A matrix as read: always dense floats in memory. */
+/* A matrix as read. A quantized one keeps its codes and centroids; its
+ * dense floats exist only after kl_ft_dequantize(). */
 struct kl_ft_matrix {
     int64_t rows, cols;
-    float *data;          /* (rows, cols) row-major, owned; dequantized when
-                             the file held codes */
+    float *data;          /* (rows, cols) row-major, owned; NULL for a
+                             quantized matrix until kl_ft_dequantize() */
     int quantized;        /* 1: stored as product-quantized codes */
     int qnorm;            /* quantized: row norms quantized separately */
     int32_t nsubq, dsub, lastdsub; /* quantized: the quantizer's layout */
+    uint8_t *codes;       /* quantized: (rows, nsubq), owned */
+    float *centroids;     /* quantized: (cols * 256) in fastText's layout:
+                             sub-quantizer j < nsubq - 1 at j * 256 * dsub,
+                             centroid k of it k * dsub further; the last one
+                             with lastdsub floats a centroid; owned */
+    uint8_t *norm_codes;  /* qnorm: (rows), owned */
+    float *norm_centroids; /* qnorm: (256), owned */
 };
 
 /* One fastText model file, read. Caller-owned: kl_fasttext_fini(). */
@@ -70,8 +78,10 @@ struct kl_fasttext {
     int32_t *pruneidx;       /* (pruneidx_size, 2) (hashed n-gram id in
                                 [0, bucket), input row - nwords) in file order */
     int quant_input, qout;
-    struct kl_ft_matrix input;  /* (nwords + bucket | nwords + pruneidx_size, dim) */
-    struct kl_ft_matrix output; /* (nlabels (supervised) | nwords, dim) */
+    struct kl_ft_matrix input;  /* (nwords + bucket, dim); pruned:
+                                   (nwords + pruneidx_size, dim) */
+    struct kl_ft_matrix output; /* (nlabels, dim); cbow/skipgram:
+                                   (nwords, dim) */
 };
 
 /* 1 when buf[0..len) starts with fastText's magic number, else 0. */
@@ -83,7 +93,8 @@ int kl_fasttext_sniff(const unsigned char *buf, size_t len);
  * the structure: magic and version, Args ranges, entry types (words first,
  * then labels), matrix shapes against Args and the dictionary, prune
  * index keys in [0, bucket) and rows in range, quantizer layout, no bytes
- * after the output matrix. Returns 0, KL_EFORMAT or KL_ERANGE (reason in
+ * after the output matrix. Quantized matrices are not dequantized here
+ * (kl_ft_dequantize()). Returns 0, KL_EFORMAT or KL_ERANGE (reason in
  * err) or KL_ENOMEM. On success ft is caller-owned: kl_fasttext_fini();
  * on failure it is left empty. */
 int kl_fasttext_read(const unsigned char *buf, size_t len, const char *name,
@@ -115,9 +126,16 @@ int kl_ft_i32(struct kl_ft_cursor *c, int32_t *v, const char *what);
 int kl_ft_i64(struct kl_ft_cursor *c, int64_t *v, const char *what);
 int kl_ft_bool(struct kl_ft_cursor *c, int *v, const char *what);
 
-/* Reads a quantized matrix (after its quant flag) of cols == dim into m,
- * dequantized. Contract as kl_fasttext_read(). */
+/* Reads a quantized matrix (after its quant flag) of cols == dim into m
+ * (codes and centroids; m->data stays NULL). Contract as
+ * kl_fasttext_read(). */
 int kl_ft_read_quant(struct kl_ft_cursor *c, const char *what, int32_t dim,
                      struct kl_ft_matrix *m);
+
+/* Fills m->data of a quantized m: row r is norm[r] * the concatenation of
+ * its centroids, exactly the floats fastText adds for row r. Does nothing
+ * when m->data is already there. Returns 0 or KL_ENOMEM (the dense matrix
+ * takes rows * cols * 4 bytes, at most 4 * 64 times the code bytes). */
+int kl_ft_dequantize(struct kl_ft_matrix *m);
 
 #endif /* KL_ENGINE_FASTTEXT_READ_H */

@@ -44,8 +44,14 @@ int kl_hs_build(struct kl_hs *t, const int64_t *counts, int32_t nlabels)
     node = nlabels;
     for (int32_t i = nlabels; i < (int32_t)nodes; i++) {
         int32_t pick[2];
+        /* a node not built yet (node >= i) is never picked: with counts
+         * below HS_UNBUILT this is fastText's choice, and counts from a
+         * file at or above it no longer walk node past the array (when no
+         * leaf is left, at least two built nodes are) */
         for (int j = 0; j < 2; j++)
-            pick[j] = leaf >= 0 && count[leaf] < count[node] ? leaf-- : node++;
+            pick[j] = leaf >= 0 && (node >= i || count[leaf] < count[node])
+                          ? leaf--
+                          : node++;
         t->left[i] = pick[0];
         t->right[i] = pick[1];
         if (__builtin_add_overflow(count[pick[0]], count[pick[1]], &count[i]))

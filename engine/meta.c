@@ -315,10 +315,13 @@ int kl_meta_parse(const char *json, struct kl_meta *m, char *err,
     if ((rc = get_str(root, "architecture", NULL, &m->architecture, err,
                       errsz)) != KL_OK)
         goto out;
-    if (strcmp(m->architecture, "fasttext") != 0) {
+    if (strcmp(m->architecture, "fasttext") != 0 &&
+        strcmp(m->architecture, "bilstm") != 0 && /* nn_meta.c: "nn" */
+        strcmp(m->architecture, "textcnn") != 0) {
         rc = kl_error_set(err, errsz, KL_EFORMAT,
                           "metadata: architecture \"%.32s\" is not supported "
-                          "(only \"fasttext\")", m->architecture);
+                          "(only \"fasttext\", \"bilstm\", \"textcnn\")",
+                          m->architecture);
         goto out;
     }
     loss = cJSON_GetObjectItemCaseSensitive(root, "loss");
@@ -394,7 +397,9 @@ char *kl_meta_format(const struct kl_meta *m, cJSON *training)
         return NULL;
     }
     ok = cJSON_AddNumberToObject(root, "format", KL_META_FORMAT) &&
-         cJSON_AddStringToObject(root, "architecture", "fasttext") &&
+         cJSON_AddStringToObject(root, "architecture",
+                                 m->architecture ? m->architecture
+                                                 : "fasttext") &&
          cJSON_AddStringToObject(root, "id", m->id ? m->id : "") &&
          cJSON_AddStringToObject(root, "version", m->version ? m->version : "") &&
          cJSON_AddStringToObject(root, "loss", kl_meta_loss_name(m->loss)) &&

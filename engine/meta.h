@@ -34,7 +34,8 @@ struct kl_meta {
                                  (its Huffman tree is built from them) */
 };
 
-/* Parses and checks json: format 1, architecture "fasttext", loss
+/* Parses and checks json: format 1, architecture "fasttext" (or "bilstm" /
+ * "textcnn", whose "nn" object nn_meta.c checks), loss
  * "softmax"|"ova"|"hs" ("hs" needs "label_counts": nlabels integers in
  * [0, 2^53]; optional otherwise), dim in [1, KL_META_DIM_MAX], nwords/bucket >= 0 with
  * nwords + bucket in [1, INT32_MAX], word_ngrams in [1, 32], 0 <= minn <=

@@ -13,6 +13,7 @@
 #include "klabel/engine.h"
 #include "error.h"
 #include "model.h"
+#include "nn_model.h"
 #include "tokmodel.h"
 
 /* A float matrix tensor called name with shape (rows, cols), 4-aligned in
@@ -140,8 +141,19 @@ int kl_model_open(const char *path, struct kl_model **out, char *err,
         rc = kl_error_set(err, errsz, rc, "%s: %s", path, why);
         goto out;
     }
-    if ((rc = model_matrix(m, path, "input", kl_model_input_rows(m),
-                           m->meta.dim, &m->input, err, errsz)) != KL_OK ||
+    if (kl_nn_arch_of(m->meta.architecture) != KL_ARCH_FASTTEXT) {
+        /* bilstm / textcnn: their own tensors (nn_model.c) */
+        if ((rc = kl_nn_model_load(m, path, err, errsz)) != KL_OK)
+            goto out;
+        kl_model_fill_info(m);
+        *out = m;
+        m = NULL;
+        goto out;
+    }
+    if ((rc = kl_quant_load(m, path, err, errsz)) != KL_OK ||
+        (m->quant.scheme == KL_QUANT_NONE && /* else quantized (quant.c) */
+         (rc = model_matrix(m, path, "input", kl_model_input_rows(m),
+                            m->meta.dim, &m->input, err, errsz)) != KL_OK) ||
         (rc = model_matrix(m, path, "output", m->meta.nlabels, m->meta.dim,
                            &m->output, err, errsz)) != KL_OK ||
         (rc = model_vocab(m, path, err, errsz)) != KL_OK ||
@@ -158,6 +170,7 @@ int kl_model_open(const char *path, struct kl_model **out, char *err,
             goto out;
         }
     kl_model_fill_info(m);
+    kl_model_advise_rows(m); /* input rows are read at random (tensors.c) */
     *out = m;
     m = NULL;
 out:
@@ -173,6 +186,7 @@ void kl_model_destroy(struct kl_model *m)
     if (m == NULL)
         return;
     kl_dict_fini(&m->dict);
+    kl_nn_model_free(m);
     kl_tok_model_free(m);
     kl_hs_fini(&m->hs);
     kl_meta_fini(&m->meta);
@@ -180,6 +194,8 @@ void kl_model_destroy(struct kl_model *m)
     free(m->own_input);
     free(m->own_output);
     free(m->own_vocab);
+    free(m->own_codes);
+    free(m->own_centroids);
     free(m);
 }
 
@@ -195,5 +211,7 @@ int kl_model_featurize(const struct kl_model *m, const char *text, size_t len,
 {
     if (m == NULL || f == NULL || (text == NULL && len > 0))
         return KL_EINVAL;
+    if (m->nn != NULL) /* bilstm / textcnn: token ids (nn_vocab.c) */
+        return kl_nn_featurize(m, text, len, f);
     return kl_dict_featurize(&m->dict, text, len, f);
 }

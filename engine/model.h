@@ -9,6 +9,7 @@
 #include "dict.h"
 #include "hs.h"
 #include "meta.h"
+#include "quant.h"
 #include "safetensors.h"
 
 struct kl_model {
@@ -16,7 +17,9 @@ struct kl_model {
     struct kl_meta meta;       /* parsed "klabel" metadata, owned */
     struct kl_st_file st;      /* the mapped file, owned */
     struct kl_dict dict;       /* vocabulary index over the mapped vocab */
-    const float *input;        /* (nwords + bucket, dim) row-major, mapped */
+    const float *input;        /* (nwords + bucket, dim) row-major, mapped;
+                                  NULL when quant.scheme != KL_QUANT_NONE */
+    struct kl_qmat quant;      /* the quantized input matrix (quant.h) */
     const float *output;       /* (nlabels, dim) row-major, mapped */
     struct kl_segmenter *seg;  /* over the mapped dictionary tensor, or NULL */
     struct kl_stopwords *stop; /* over the mapped stop-word tensor, or NULL */
@@ -24,9 +27,16 @@ struct kl_model {
                                   nwords + pruned n-grams (dict.pruned) */
     struct kl_hs hs;           /* loss hs: the labels' Huffman tree */
     /* A fastText .bin/.ftz opened directly (fasttext_model.c) owns its
-     * matrices and vocabulary instead of mapping them; else all NULL. */
+     * matrices and vocabulary instead of mapping them; else all NULL.
+     * own_codes / own_centroids: a .ftz input kept as "pq" codes (quant). */
     float *own_input, *own_output;
     char *own_vocab;
+    uint8_t *own_codes;
+    float *own_centroids;
+    int arch;                  /* enum kl_arch: KL_ARCH_FASTTEXT (0) or a
+                                  neural one (nn_model.c) */
+    struct kl_nn *nn;          /* arch bilstm / textcnn: the network, owned;
+                                  input / output stay NULL */
 };
 
 /* Fills m->info and the dict's settings from m->meta (model.c). */
@@ -50,5 +60,10 @@ int kl_model_open_fasttext(const char *path, struct kl_model **out,
 
 /* 1 when the file at path starts with fastText's magic number. */
 int kl_model_is_fasttext(const char *path);
+
+/* Tells the kernel that the mapped input matrix (dense or quantized) is
+ * read at random (madvise MADV_RANDOM: no readahead), so resident memory
+ * follows the rows texts touch (tensors.c). A hint: failures are ignored. */
+void kl_model_advise_rows(const struct kl_model *m);
 
 #endif /* KL_ENGINE_MODEL_H */

@@ -17,6 +17,7 @@
 
 #include "klabel/engine.h"
 #include "model.h"
+#include "nn_model.h"
 #include "sigmoid.h"
 #include "topk.h"
 
@@ -31,6 +32,7 @@ void kl_scratch_fini(struct kl_scratch *s)
 {
     free(s->hidden);
     free(s->logits);
+    kl_nn_scratch_free(s->nn);
     kl_scratch_init(s);
 }
 
@@ -89,7 +91,10 @@ static int hidden_row(const struct kl_model *m, const struct kl_features *f,
         int32_t id = f->ids[j];
         if (id < 0 || id >= rows)
             return KL_EINVAL;
-        add_row(h, m->input + (size_t)id * dim, dim);
+        if (m->quant.scheme != KL_QUANT_NONE) /* dequantized (quant.c) */
+            kl_quant_add_row(&m->quant, id, h);
+        else
+            add_row(h, m->input + (size_t)id * dim, dim);
     }
     inv = (float)(1.0 / (double)f->n);
     for (size_t d = 0; d < dim; d++)
@@ -158,6 +163,8 @@ int kl_model_predict_batch(const struct kl_model *m,
 
     if (m == NULL || s == NULL || (n > 0 && (feats == NULL || out == NULL)))
         return KL_EINVAL;
+    if (m->nn != NULL) /* bilstm / textcnn (nn_model.c) */
+        return kl_nn_predict_batch(m, feats, n, k, threshold, s, out);
     hs = m->info.loss == KL_LOSS_HS;
     if (hs && m->hs.nlabels != m->info.nlabels)
         return KL_EINVAL;

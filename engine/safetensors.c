@@ -40,6 +40,14 @@ size_t kl_safetensors_dtype_size(int dtype)
     return st_dtypes[dtype].size;
 }
 
+/* Contract in safetensors.h. */
+const char *kl_safetensors_dtype_name(int dtype)
+{
+    if (dtype < 0 || (size_t)dtype >= ST_NDTYPES)
+        return "?";
+    return st_dtypes[dtype].name;
+}
+
 /* A JSON number that is an integer in [0, 2^53]. */
 static int json_u64(const cJSON *v, uint64_t *out)
 {

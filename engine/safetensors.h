@@ -64,6 +64,10 @@ const struct kl_st_tensor *kl_safetensors_find(const struct kl_st_file *f,
 /* Bytes per element of a dtype. */
 size_t kl_safetensors_dtype_size(int dtype);
 
+/* Name of a dtype as the header spells it ("F32", "I8", ...; "?" for an
+ * unknown one). Static string. */
+const char *kl_safetensors_dtype_name(int dtype);
+
 /* One tensor to write: data (nbytes = product(shape) * dtype size) is
  * borrowed for the duration of the call. */
 struct kl_st_out {

@@ -28,6 +28,7 @@
 #include "klabel/engine.h"
 #include "error.h"
 #include "meta.h"
+#include "nn.h"
 #include "safetensors.h"
 #include "sigmoid.h"
 #include "pretrained.h"
@@ -78,6 +79,7 @@ void kl_train_opts_init(struct kl_train_opts *o)
     o->min_count = 1;
     o->threads = 1;
     o->seed = 1;
+    kl_nn_opts_init(&o->nn);
 }
 
 static uint64_t splitmix64(uint64_t *s)
@@ -450,6 +452,10 @@ int kl_train_file(const struct kl_train_opts *o, const char *in_path,
         err[0] = '\0';
     if (o == NULL || in_path == NULL || out_path == NULL) {
         rc = kl_error_set(err, errsz, KL_EINVAL, "no options or path");
+        goto out;
+    }
+    if (o->arch != KL_ARCH_FASTTEXT) { /* bilstm / textcnn: nn_train.c */
+        rc = kl_nn_train_file(o, in_path, out_path, err, errsz);
         goto out;
     }
     if ((rc = kl_tok_res_open(&res, o, &oc, err, errsz)) != KL_OK)

@@ -146,5 +146,6 @@ void kl_batch_clear(struct kl_batch *b)
     b->seq = 0;
     b->model = -1;
     b->close_reason = 0;
+    b->deferred = 0;
     b->t_open_us = b->t_close_us = 0;
 }

@@ -28,6 +28,7 @@ struct kl_batch {
     int64_t t_open_us;               /* poll time of its first event */
     int64_t t_close_us;              /* when it closed */
     int close_reason;                /* enum kl_close_reason (stage.h) */
+    int deferred;                    /* deadline passed, worker backlogged */
     size_t bytes;                    /* input value bytes held */
     struct kl_msg *msgs;             /* (cap) borrowed until released */
     int64_t *t_poll_us;              /* (cap) CLOCK_MONOTONIC at poll */

@@ -21,6 +21,7 @@ int kl_cli_demo(int argc, char **argv);     /* klabel demo [--data TSV] */
 int kl_cli_eval(int argc, char **argv);     /* klabel eval -m MODEL -i TEST */
 int kl_cli_tokenize(int argc, char **argv); /* klabel tokenize [--segmenter DICT] */
 int kl_cli_import(int argc, char **argv);   /* klabel import IN.bin -o OUT */
+int kl_cli_quantize(int argc, char **argv); /* klabel quantize IN -o OUT */
 
 /* The top-level usage text. */
 void kl_cli_usage(FILE *out);

@@ -25,6 +25,8 @@ void kl_cli_usage(FILE *out)
         "  klabel inspect MODEL                    print a model's metadata and tensors\n"
         "  klabel import IN.bin|IN.ftz -o MODEL    convert a fastText model (see\n"
         "                                          `klabel import --help`)\n"
+        "  klabel quantize IN -o OUT [--pq] [--cutoff N]\n"
+        "                                          int8 / product-quantized embeddings\n"
         "  klabel tokenize [-m MODEL | --segmenter DICT ...] [--raw] [--json]\n"
         "                                          print the tokens of lines of text\n"
         "  klabel demo [--data TSV] [--events N]   train, then stream N events through an\n"

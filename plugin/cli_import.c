@@ -1,9 +1,10 @@
 /*
  * `klabel import`: converts a fastText model (.bin, or quantized .ftz) into
  * a klabel safetensors model through the engine: kl_model_open() reads and
- * checks the fastText file, kl_model_save() writes it (a .ftz dequantized,
- * its prune index as the "pruneidx" tensor, label counts in the metadata),
- * and the written file is opened again to make sure it serves.
+ * checks the fastText file, kl_model_save() writes it (a .ftz's codes as
+ * klabel "pq" tensors when that layout holds them, else dequantized; its
+ * prune index as the "pruneidx" tensor; label counts in the metadata), and
+ * the written file is opened again to make sure it serves.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@ static void import_usage(FILE *out)
             "[--version V]\n\n"
             "Converts a supervised fastText model (fastText 0.9 .bin, or a\n"
             "quantized .ftz) into a klabel safetensors model that predicts\n"
-            "exactly as the fastText file does (a .ftz is dequantized).\n\n"
+            "exactly as the fastText file does. A .ftz keeps its codes when\n"
+            "klabel's pq layout holds them (quantized without -qnorm, dsub\n"
+            "dividing dim); otherwise it is dequantized.\n\n"
             "  -o, --output MODEL  model file to write (safetensors)\n"
             "      --id ID         model id (default: the output's base name)\n"
             "      --version V     model version (default 1)\n"
@@ -91,11 +94,15 @@ int kl_cli_import(int argc, char **argv)
     if (!quiet)
         fprintf(stderr,
                 "klabel import: wrote %s from %s (%s): loss %s, %d labels, "
-                "%d words, %d buckets, dim %d\n", outp, in, mi->file_format,
+                "%d words, %d buckets, dim %d, input %s\n", outp, in,
+                mi->file_format,
                 mi->loss == KL_LOSS_HS ? "hs"
                 : mi->loss == KL_LOSS_OVA ? "ova" : "softmax",
                 (int)mi->nlabels, (int)mi->nwords, (int)mi->bucket,
-                (int)mi->dim);
+                (int)mi->dim,
+                mi->quant == KL_QUANT_PQ     ? "pq codes"
+                : mi->quant == KL_QUANT_INT8 ? "int8"
+                                             : "dense F32");
     rc = KL_EXIT_OK;
 out:
     kl_model_destroy(back);

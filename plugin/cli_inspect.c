@@ -1,8 +1,9 @@
 /*
  * `klabel inspect MODEL`: what a model file says about itself — its
  * settings and labels from kl_model_info(), and the "klabel" metadata entry
- * pretty-printed. (A tensor table needs a tensor-listing call in engine.h;
- * until there is one the table is not printed.)
+ * pretty-printed, and a table of the file's tensors (kl_model_tensor():
+ * name, dtype, shape, bytes, file offset) with the input matrix's
+ * quantization.
  */
 #include <cJSON.h>
 #include <stdlib.h>
@@ -47,6 +48,42 @@ static void print_info(FILE *out, const char *path,
     fprintf(out, "\n");
 }
 
+/* The tensor table; a fastText .bin / .ftz has none (matrices in memory). */
+static void print_tensors(FILE *out, const struct kl_model *m)
+{
+    static const char *const quant[] = {"none (F32)", "int8 rows + F32 "
+                                        "scale", "product quantization"};
+    const struct kl_model_info *mi = kl_model_info(m);
+    size_t n = kl_model_tensor_count(m);
+    unsigned long long total = 0;
+    struct kl_tensor_info t;
+
+    fprintf(out, "\nquant        %s\n",
+            mi->quant >= 0 && mi->quant <= KL_QUANT_PQ ? quant[mi->quant]
+                                                      : "?");
+    fprintf(out, "\ntensors\n");
+    if (n == 0) {
+        fprintf(out, "  (none: a fastText file, read into memory)\n");
+        return;
+    }
+    fprintf(out, "  %-22s %-5s %-22s %14s %12s\n", "name", "dtype", "shape",
+            "bytes", "offset");
+    for (size_t i = 0; i < n && kl_model_tensor(m, i, &t) == KL_OK; i++) {
+        char shape[64];
+        int len = snprintf(shape, sizeof shape, "[");
+        for (int d = 0; d < t.ndim && len < (int)sizeof shape; d++)
+            len += snprintf(shape + len, sizeof shape - (size_t)len, "%s%llu",
+                            d ? ", " : "", (unsigned long long)t.shape[d]);
+        if (len < (int)sizeof shape)
+            snprintf(shape + len, sizeof shape - (size_t)len, "]");
+        fprintf(out, "  %-22s %-5s %-22s %14llu %12llu\n", t.name, t.dtype,
+                shape, (unsigned long long)t.bytes,
+                (unsigned long long)t.offset);
+        total += t.bytes;
+    }
+    fprintf(out, "  %zu tensors, %llu bytes of data\n", n, total);
+}
+
 int kl_cli_inspect(int argc, char **argv)
 {
     struct kl_model *m = NULL;
@@ -74,7 +111,7 @@ int kl_cli_inspect(int argc, char **argv)
         pretty = meta ? cJSON_Print(meta) : NULL;
         printf("\nmetadata\n%s\n", pretty ? pretty : mi->metadata_json);
     }
-    printf("\ntensors\n  (not listed: engine.h has no tensor-listing call yet)\n");
+    print_tensors(stdout, m);
     rc = KL_EXIT_OK;
 out:
     free(pretty);

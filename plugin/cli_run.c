@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "monitor.h"
 #include "stage.h"
 
 static struct kl_stage *running_stage; /* the stage signals stop */
@@ -56,6 +57,7 @@ int kl_cli_run(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     struct kl_config *cfg = NULL;
     struct kl_stage *s = NULL;
+    struct kl_monitor *mon = NULL;
     char err[1024];
     const char *file = NULL;
     int c, rc = KL_EXIT_FAIL, lvl, i, nx = 0;
@@ -93,6 +95,7 @@ int kl_cli_run(int argc, char **argv)
     }
     if (file && kl_config_load_file(cfg, file, err, sizeof err)) {
         fprintf(stderr, "klabel run: %s\n", err);
+        rc = KL_EXIT_USAGE; /* a bad key or value: named in err */
         goto out;
     }
     for (i = 0; i < nx; i++) {
@@ -105,12 +108,23 @@ int kl_cli_run(int argc, char **argv)
     lvl = kl_log_parse_level(kl_config_get(cfg, "log.level"));
     if (lvl >= 0)
         kl_log_level = lvl;
+    if (kl_config_validate(cfg, err, sizeof err)) { /* required keys */
+        fprintf(stderr, "klabel run: %s\n", err);
+        rc = KL_EXIT_USAGE;
+        goto out;
+    }
+    if ((i = kl_monitor_start(cfg, &mon, err, sizeof err)) != 0) {
+        fprintf(stderr, "klabel run: %s\n", err); /* metrics, health */
+        rc = i == KL_EINVAL ? KL_EXIT_USAGE : KL_EXIT_FAIL;
+        goto out;
+    }
     if (kl_stage_create(cfg, NULL, &s, err, sizeof err)) {
         fprintf(stderr, "klabel run: %s\n", err);
         goto out;
     }
     kl_config_destroy(cfg);
     cfg = NULL;
+    kl_monitor_attach(mon, s);
     running_stage = s;
     if (install_signals()) {
         fprintf(stderr, "klabel run: cannot install signal handlers\n");
@@ -125,6 +139,7 @@ out:
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     running_stage = NULL;
+    kl_monitor_stop(mon);
     kl_stage_destroy(s);
     kl_config_destroy(cfg);
     free(xs);

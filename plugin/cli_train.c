@@ -37,7 +37,22 @@ static void train_usage(FILE *out)
             "      --stem LANG         Snowball stemming (english, porter, ...)\n"
             "      --pretrained-vectors FILE  .vec file: initial word vectors\n"
             "                          (its dim must equal --dim)\n"
-            "  -q, --quiet             no progress on stderr\n");
+            "  -q, --quiet             no progress on stderr\n"
+            "\nNeural models (--arch bilstm|textcnn; --dim is the embedding width,\n"
+            "--lr the Adam step, default 0.002; --loss ova with 2 labels = one\n"
+            "sigmoid output; --valid enables early stopping):\n"
+            "      --arch A            fasttext (default), bilstm or textcnn\n"
+            "      --vocab-size N      most frequent words kept (default 10000)\n"
+            "      --max-len N         tokens kept per text (default 100)\n"
+            "      --hidden N          bilstm: LSTM units per direction (default 64)\n"
+            "      --layers N          bilstm: stacked layers, 1-4 (default 1)\n"
+            "      --pool P            bilstm: last (default) or max\n"
+            "      --channels N        textcnn: filters per width (default 100)\n"
+            "      --widths LIST       textcnn: filter widths (default 3,4,5)\n"
+            "      --batch N           mini-batch size (default 32)\n"
+            "      --dropout F         dropout rate (default 0.2)\n"
+            "      --clip F            gradient-norm clip, 0 = off (default 5)\n"
+            "      --patience N        early-stopping patience (default 2)\n");
 }
 
 /* Base name of path without its extension, into buf. */
@@ -56,6 +71,61 @@ static const char *default_id(const char *path, char *buf, size_t n)
 enum { OPT_ID = 256, OPT_VERSION, OPT_TOK, OPT_DIM, OPT_EPOCH, OPT_LR,
        OPT_NGRAMS, OPT_BUCKET, OPT_MINCOUNT, OPT_THREADS, OPT_SEED, OPT_LOSS };
 enum { OPT_SEGMENTER = 1000, OPT_STOPWORDS, OPT_STEM, OPT_PRETRAINED };
+enum { OPT_ARCH = 2000, OPT_VOCAB, OPT_MAXLEN, OPT_HIDDEN, OPT_LAYERS,
+       OPT_POOL, OPT_CHANNELS, OPT_WIDTHS, OPT_BATCH, OPT_DROPOUT, OPT_CLIP,
+       OPT_PATIENCE };
+
+/* Applies one option of the neural architectures; returns 0 or -1. */
+static int set_nn(struct kl_train_opts *o, int c, const char *v)
+{
+    struct kl_nn_opts *nn = &o->nn;
+    long n;
+    double f;
+    char *end;
+
+    switch (c) {
+    case OPT_ARCH:
+        if (!strcmp(v, "fasttext")) o->arch = KL_ARCH_FASTTEXT;
+        else if (!strcmp(v, "bilstm")) o->arch = KL_ARCH_BILSTM;
+        else if (!strcmp(v, "textcnn")) o->arch = KL_ARCH_TEXTCNN;
+        else return -1;
+        return 0;
+    case OPT_POOL:
+        if (!strcmp(v, "last")) nn->pool = KL_NN_POOL_LAST;
+        else if (!strcmp(v, "max")) nn->pool = KL_NN_POOL_MAX;
+        else return -1;
+        return 0;
+    case OPT_WIDTHS: /* "3,4,5" */
+        nn->nwidths = 0;
+        do {
+            n = strtol(v, &end, 10);
+            if (end == v || n < 1 || n > 32 || nn->nwidths == KL_NN_WIDTHS_MAX)
+                return -1;
+            nn->widths[nn->nwidths++] = (int32_t)n;
+            v = *end == ',' ? end + 1 : end;
+        } while (*end == ',');
+        return *end ? -1 : 0;
+    case OPT_DROPOUT:
+        if (kl_cli_parse_double(v, &f) || f < 0 || f >= 1) return -1;
+        nn->dropout = (float)f; return 0;
+    case OPT_CLIP:
+        if (kl_cli_parse_double(v, &f) || f < 0 || f > 1e6) return -1;
+        nn->clip = (float)f; return 0;
+    }
+    if (kl_cli_parse_long(v, 1, c == OPT_LAYERS ? KL_NN_LAYERS_MAX : 100000000,
+                          &n))
+        return -1;
+    switch (c) {
+    case OPT_VOCAB: nn->max_vocab = (int32_t)n; return 0;
+    case OPT_MAXLEN: return n > 65536 ? -1 : (nn->max_len = (int32_t)n, 0);
+    case OPT_HIDDEN: return n > 4096 ? -1 : (nn->hidden = (int32_t)n, 0);
+    case OPT_LAYERS: nn->layers = (int32_t)n; return 0;
+    case OPT_CHANNELS: return n > 4096 ? -1 : (nn->channels = (int32_t)n, 0);
+    case OPT_BATCH: return n > 65536 ? -1 : (nn->batch = (int32_t)n, 0);
+    case OPT_PATIENCE: nn->patience = (int32_t)n; return 0;
+    }
+    return -1;
+}
 
 /* Applies one numeric option; returns 0 or -1 (bad value). */
 static int set_numeric(struct kl_train_opts *o, int c, const char *v)
@@ -116,11 +186,23 @@ int kl_cli_train(int argc, char **argv)
         {"stopwords", required_argument, NULL, OPT_STOPWORDS},
         {"stem", required_argument, NULL, OPT_STEM},
         {"pretrained-vectors", required_argument, NULL, OPT_PRETRAINED},
+        {"arch", required_argument, NULL, OPT_ARCH},
+        {"vocab-size", required_argument, NULL, OPT_VOCAB},
+        {"max-len", required_argument, NULL, OPT_MAXLEN},
+        {"hidden", required_argument, NULL, OPT_HIDDEN},
+        {"layers", required_argument, NULL, OPT_LAYERS},
+        {"pool", required_argument, NULL, OPT_POOL},
+        {"channels", required_argument, NULL, OPT_CHANNELS},
+        {"widths", required_argument, NULL, OPT_WIDTHS},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"dropout", required_argument, NULL, OPT_DROPOUT},
+        {"clip", required_argument, NULL, OPT_CLIP},
+        {"patience", required_argument, NULL, OPT_PATIENCE},
         {NULL, 0, NULL, 0}};
     struct kl_train_opts o;
     const char *in = NULL, *outp = NULL;
     char idbuf[256], err[1024];
-    int c, idx, have_id = 0;
+    int c, idx, have_id = 0, lr_given = 0;
 
     kl_train_opts_init(&o);
     o.tok.mode = KL_TOK_UNICODE;
@@ -164,8 +246,10 @@ int kl_cli_train(int argc, char **argv)
             train_usage(stderr);
             return KL_EXIT_USAGE;
         default:
-            if (set_numeric(&o, c, optarg))
+            if (c >= OPT_ARCH ? set_nn(&o, c, optarg)
+                              : set_numeric(&o, c, optarg))
                 goto bad_value;
+            lr_given |= c == OPT_LR;
             break;
         }
         continue;
@@ -186,6 +270,8 @@ int kl_cli_train(int argc, char **argv)
     }
     if (!have_id)
         o.id = default_id(outp, idbuf, sizeof idbuf);
+    if (lr_given) /* neural models: the Adam step */
+        o.nn.lr = o.lr;
     if (kl_train_file(&o, in, outp, err, sizeof err)) {
         fprintf(stderr, "klabel train: %s\n", err);
         return KL_EXIT_FAIL;

@@ -89,7 +89,7 @@ int kl_json_encode_result(const struct kl_event *ev,
 /* kl_json_encode_result() with ,"explain":[{"token":..,"weight":..},..]
  * before the closing brace: x's items in order (weights "%.6g"); x NULL
  * gives the plain result. Nothing is appended on failure. Returns 0,
- * KL_ENOMEM or KL_EINVAL. (plugin/codec_json_explain.c) */
+ * KL_ENOMEM or KL_EINVAL. (plugin/codec_json_out.c) */
 int kl_json_encode_result_explain(const struct kl_event *ev,
                                   const struct kl_prediction *p,
                                   const struct kl_model_info *mi,
@@ -105,7 +105,7 @@ struct kl_result_opts {
 /* kl_json_encode_result_explain() plus, when ro && ro->include_text, a
  * "text" member with the event's text (before "explain"). x NULL = no
  * "explain". Nothing is appended on failure. Returns 0, KL_ENOMEM or
- * KL_EINVAL. (plugin/codec_json_explain.c) */
+ * KL_EINVAL. (plugin/codec_json_out.c) */
 int kl_json_encode_result_opts(const struct kl_event *ev,
                                const struct kl_prediction *p,
                                const struct kl_model_info *mi,

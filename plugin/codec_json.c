@@ -1,6 +1,6 @@
 /*
- * JSON codec (plugin/codec.h): one input value -> struct kl_event, and a
- * labeled result -> one JSON output value.
+ * JSON input codec (plugin/codec.h): one input value -> struct kl_event
+ * (the results are written by codec_json_out.c).
  *
  * Input is untrusted. Checks run in a fixed order and the first failure
  * names the dead-letter reason: oversize, malformed, missing_text,
@@ -528,116 +528,5 @@ out:
     cJSON_Delete(root);
     if (copy != stack)
         free(copy);
-    return rc;
-}
-
-/* Appends a probability as a JSON number ("%.6g"; NaN and infinities as 0). */
-static int put_score(struct kl_buf *out, float p)
-{
-    if (!isfinite(p))
-        return kl_buf_append(out, "0", 1);
-    return kl_buf_printf(out, "%.6g", (double)p);
-}
-
-/* Appends a model label name by index, or null when it is unknown. */
-static int put_label(struct kl_buf *out, const struct kl_model_info *mi,
-                     int32_t label)
-{
-    const char *s;
-
-    if (!mi || !mi->labels || label < 0 || label >= mi->nlabels || !mi->labels[label])
-        return kl_buf_append(out, "null", 4);
-    s = mi->labels[label];
-    return kl_buf_json_str(out, s, strlen(s));
-}
-
-static int put_str_or_null(struct kl_buf *out, const char *s)
-{
-    if (!s)
-        return kl_buf_append(out, "null", 4);
-    return kl_buf_json_str(out, s, strlen(s));
-}
-
-/* 1 when s[0..n) is an integer literal JSON accepts as a number. */
-static int is_int_text(const char *s, size_t n)
-{
-    size_t j = n && s[0] == '-';
-
-    if (n <= j || (s[j] == '0' && n > j + 1))
-        return 0;
-    return strspn(s + j, "0123456789") == n - j;
-}
-
-/* Appends one result object to out (shape in codec.h; "ts" is null when
- * the event has none; "model" and "source" are null when mi or src is
- * NULL). Nothing is appended on failure. Returns 0, KL_ENOMEM or
- * KL_EINVAL (NULL ev, p or out). */
-int kl_json_encode_result(const struct kl_event *ev,
-                          const struct kl_prediction *p,
-                          const struct kl_model_info *mi,
-                          const struct kl_source *src, struct kl_buf *out)
-{
-    size_t old;
-    int i, k, rc = 0;
-
-    if (!ev || !p || !out)
-        return KL_EINVAL;
-    old = out->len;
-    k = p->k < 0 ? 0 : p->k > KL_TOPK_MAX ? KL_TOPK_MAX : p->k;
-
-#define PUT(x) do { if ((rc = (x)) != 0) goto out; } while (0)
-    PUT(kl_buf_append(out, "{\"id\":", 6));
-    if (!ev->id)
-        PUT(kl_buf_append(out, "null", 4));
-    else if (ev->id_is_number && is_int_text(ev->id, ev->id_len))
-        PUT(kl_buf_append(out, ev->id, ev->id_len));
-    else
-        PUT(kl_buf_json_str(out, ev->id, ev->id_len));
-    PUT(kl_buf_append(out, ",\"label\":", 9));
-    if (k > 0) {
-        PUT(put_label(out, mi, p->label[0]));
-        PUT(kl_buf_append(out, ",\"score\":", 9));
-        PUT(put_score(out, p->prob[0]));
-    } else {
-        PUT(kl_buf_append(out, "null,\"score\":0", 14));
-    }
-    PUT(kl_buf_append(out, ",\"top\":[", 8));
-    for (i = 0; i < k; i++) {
-        PUT(kl_buf_append(out, i ? ",{\"label\":" : "{\"label\":", i ? 10 : 9));
-        PUT(put_label(out, mi, p->label[i]));
-        PUT(kl_buf_append(out, ",\"score\":", 9));
-        PUT(put_score(out, p->prob[i]));
-        PUT(kl_buf_append(out, "}", 1));
-    }
-    PUT(kl_buf_append(out, "],\"model\":", 10));
-    if (mi) {
-        PUT(kl_buf_append(out, "{\"id\":", 6));
-        PUT(put_str_or_null(out, mi->id));
-        PUT(kl_buf_append(out, ",\"version\":", 11));
-        PUT(put_str_or_null(out, mi->version));
-        PUT(kl_buf_append(out, "}", 1));
-    } else {
-        PUT(kl_buf_append(out, "null", 4));
-    }
-    PUT(kl_buf_append(out, ",\"source\":", 10));
-    if (src) {
-        PUT(kl_buf_append(out, "{\"topic\":", 9));
-        PUT(put_str_or_null(out, src->topic));
-        PUT(kl_buf_printf(out, ",\"partition\":%d,\"offset\":%lld}",
-                          (int)src->partition, (long long)src->offset));
-    } else {
-        PUT(kl_buf_append(out, "null", 4));
-    }
-    if (ev->ts_ms >= 0)
-        PUT(kl_buf_printf(out, ",\"ts\":%lld}", (long long)ev->ts_ms));
-    else
-        PUT(kl_buf_append(out, ",\"ts\":null}", 11));
-#undef PUT
-out:
-    if (rc != 0) {
-        out->len = old;
-        if (out->data)
-            out->data[old] = '\0';
-    }
     return rc;
 }

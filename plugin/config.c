@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config_pattern.h"
 #include "klabel/engine.h"
 
 struct kl_cfg_val {
@@ -30,6 +31,8 @@ struct kl_config {
     struct kl_cfg_val *vals; /* (n) parallel to kl_config_table() */
     struct kl_cfg_kv *kafka; /* (nkafka) pass-through keys, first-set order */
     size_t nkafka, kafka_cap;
+    struct kl_cfg_kv *dyn;   /* (ndyn) keys of patterns ("model.<name>.path") */
+    size_t ndyn, dyn_cap;
 };
 
 static void seterr(char *err, size_t errsz, const char *fmt, ...)
@@ -52,7 +55,7 @@ static int find_def(const char *key)
     int i;
 
     for (i = 0; t[i].name; i++)
-        if (strcmp(t[i].name, key) == 0)
+        if (!kl_config_is_pattern(t[i].name) && strcmp(t[i].name, key) == 0)
             return i;
     return -1;
 }
@@ -264,6 +267,38 @@ out:
     return rc;
 }
 
+/* Stores a key of a pattern (trimmed value, already validated), replacing
+ * an earlier value of the same key. */
+static int set_dyn(struct kl_config *c, const char *key, char *value)
+{
+    size_t i;
+    char *k;
+
+    for (i = 0; i < c->ndyn; i++) {
+        if (!strcmp(c->dyn[i].k, key)) {
+            free(c->dyn[i].v);
+            c->dyn[i].v = value;
+            return 0;
+        }
+    }
+    if (c->ndyn == c->dyn_cap) {
+        size_t cap = c->dyn_cap ? c->dyn_cap * 2 : 16;
+        struct kl_cfg_kv *p = realloc(c->dyn, cap * sizeof(*p));
+
+        if (!p)
+            return KL_ENOMEM;
+        c->dyn = p;
+        c->dyn_cap = cap;
+    }
+    k = strdup(key);
+    if (!k)
+        return KL_ENOMEM;
+    c->dyn[c->ndyn].k = k;
+    c->dyn[c->ndyn].v = value;
+    c->ndyn++;
+    return 0;
+}
+
 /* Sets one key: declared keys are trimmed and validated against the table
  * (errors name key, value and range); "kafka.*" keys are kept as given;
  * anything else is an unknown key. The last setting of a key wins. c keeps
@@ -281,6 +316,22 @@ int kl_config_set(struct kl_config *c, const char *key, const char *value,
     if (!strncmp(key, "kafka.", 6))
         return set_kafka(c, key, value, err, errsz);
     i = find_def(key);
+    if (i < 0 && (i = kl_config_find_pattern(key)) >= 0) {
+        struct kl_cfg_def d = kl_config_table()[i];
+
+        d.name = key; /* errors name the key, not the pattern */
+        nv.s = dup_trimmed(value, strlen(value));
+        if (!nv.s) {
+            rc = KL_ENOMEM;
+        } else {
+            rc = parse_value(&d, nv.s, &nv, err, errsz);
+            if (!rc && (rc = set_dyn(c, key, nv.s)) == 0)
+                nv.s = NULL;
+        }
+        if (rc == KL_ENOMEM)
+            seterr(err, errsz, "out of memory setting '%s'", key);
+        goto out;
+    }
     if (i < 0) {
         seterr(err, errsz,
                "unknown configuration key '%s' (see klabel run --help)", key);
@@ -351,7 +402,7 @@ struct kl_config *kl_config_create(void)
         goto out;
     }
     for (i = 0; i < c->n && rc == 0; i++) {
-        if (t[i].def)
+        if (t[i].def && !kl_config_is_pattern(t[i].name))
             rc = kl_config_set(c, t[i].name, t[i].def, err, sizeof(err));
     }
 out:
@@ -375,8 +426,13 @@ void kl_config_destroy(struct kl_config *c)
         free(c->kafka[i].k);
         free(c->kafka[i].v);
     }
+    for (i = 0; i < c->ndyn; i++) {
+        free(c->dyn[i].k);
+        free(c->dyn[i].v);
+    }
     free(c->vals);
     free(c->kafka);
+    free(c->dyn);
     free(c);
 }
 
@@ -409,7 +465,7 @@ int kl_config_validate(const struct kl_config *c, char *err, size_t errsz)
         int empty = !v || !*v ||
                     (t[i].type == KL_CFG_LIST && list_count(v) == 0);
 
-        if (t[i].def || !empty)
+        if (t[i].def || !empty || kl_config_is_pattern(t[i].name))
             continue;
         if (err && errsz > used) {
             int w = snprintf(err + used, errsz - used, "%s'%s'",
@@ -527,6 +583,51 @@ int kl_config_foreach_kafka(const struct kl_config *c, const char *role,
             if (rc != 0)
                 return rc;
         }
+    }
+    return 0;
+}
+
+/* Value of key under a declared pattern ("model.news.path" under
+ * "model.<name>.path"): the value set, else the pattern's default; NULL
+ * when no pattern matches key. Borrowed until the key is set again. */
+const char *kl_config_get_match(const struct kl_config *c, const char *key)
+{
+    int i = kl_config_find_pattern(key);
+    size_t j;
+
+    if (i < 0)
+        return NULL;
+    for (j = 0; j < c->ndyn; j++)
+        if (!strcmp(c->dyn[j].k, key))
+            return c->dyn[j].v;
+    return kl_config_table()[i].def;
+}
+
+/* Calls fn(wild, value, ud) for each key set under the pattern named
+ * pattern (its table name, e.g. "route.kind.<kind>"), in first-set order;
+ * wild is the text the "<...>" part stands for. Returns 0, KL_ENOMEM, or
+ * fn's first non-zero result. */
+int kl_config_foreach_match(const struct kl_config *c, const char *pattern,
+                            int (*fn)(const char *wild, const char *v,
+                                      void *ud),
+                            void *ud)
+{
+    size_t j, w, wl;
+    char *wild;
+    int i, rc;
+
+    for (j = 0; j < c->ndyn; j++) {
+        i = kl_config_find_pattern(c->dyn[j].k);
+        if (i < 0 || strcmp(kl_config_table()[i].name, pattern) != 0 ||
+            !kl_config_pattern_match(pattern, c->dyn[j].k, &w, &wl))
+            continue;
+        wild = strndup(c->dyn[j].k + w, wl);
+        if (!wild)
+            return KL_ENOMEM;
+        rc = fn(wild, c->dyn[j].v, ud);
+        free(wild);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }

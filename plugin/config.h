@@ -73,6 +73,21 @@ int kl_config_get_bool(const struct kl_config *c, const char *key);
 int kl_config_get_list(const struct kl_config *c, const char *key,
                        char ***items);
 
+/* Keys of declared patterns: a table name with a "<...>" part (such as
+ * "model.<name>.path" or "route.topic.<topic>") declares every key that
+ * puts non-empty text there; kl_config_set() validates them against that
+ * entry. kl_config_get_match() returns the value of one such key (the
+ * pattern's default when unset; NULL when no pattern matches key);
+ * kl_config_foreach_match() calls fn(wild, value, ud) for each key set
+ * under the pattern named pattern, wild being the text in place of
+ * "<...>" (borrowed for the call). It returns 0, KL_ENOMEM or fn's first
+ * non-zero result. */
+const char *kl_config_get_match(const struct kl_config *c, const char *key);
+int kl_config_foreach_match(const struct kl_config *c, const char *pattern,
+                            int (*fn)(const char *wild, const char *v,
+                                      void *ud),
+                            void *ud);
+
 /* Calls fn for each pass-through key for the given role ("consumer" or
  * "producer"), with the "kafka." / "kafka.<role>." prefix removed: first
  * all shared "kafka.*" keys, then the "kafka.<role>.*" ones, so a

@@ -1,7 +1,7 @@
 /*
  * Dead-letter records (plugin/dlq.h): copy the input's headers except
  * klabel.*, then add the error class, a bounded reason, the source
- * coordinates and the instance name.
+ * coordinates (topic, partition, offset, timestamp) and the instance name.
  */
 #include "dlq.h"
 
@@ -47,7 +47,7 @@ int kl_dlq_build(struct kl_dlq *d, const struct kl_msg *msg, const char *topic,
                  const char *error_class, const char *reason,
                  const char *instance, struct kl_out_msg *out)
 {
-    size_t need = msg->nheaders + 6, i;
+    size_t need = msg->nheaders + 7, i;
 
     if (need > d->cap) {
         struct kl_header *h = realloc(d->h, need * sizeof *h);
@@ -66,9 +66,14 @@ int kl_dlq_build(struct kl_dlq *d, const struct kl_msg *msg, const char *topic,
     add(d, KL_HDR_ERROR_CLASS, error_class, strlen(error_class));
     add(d, KL_HDR_ERROR_REASON, reason,
         utf8_cut(reason, strlen(reason), KL_DLQ_REASON_MAX));
-    add(d, KL_HDR_SOURCE_TOPIC, msg->topic, strlen(msg->topic));
+    add(d, KL_HDR_SOURCE_TOPIC, msg->topic ? msg->topic : "",
+        msg->topic ? strlen(msg->topic) : 0);
     add(d, KL_HDR_SOURCE_PARTITION, d->partition, strlen(d->partition));
     add(d, KL_HDR_SOURCE_OFFSET, d->offset, strlen(d->offset));
+    if (msg->ts_ms >= 0) {
+        snprintf(d->timestamp, sizeof d->timestamp, "%" PRId64, msg->ts_ms);
+        add(d, KL_HDR_SOURCE_TIMESTAMP, d->timestamp, strlen(d->timestamp));
+    }
     add(d, KL_HDR_INSTANCE, instance, strlen(instance));
     memset(out, 0, sizeof *out);
     out->topic = topic;

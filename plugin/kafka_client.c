@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "health.h"
 #include "kafka_priv.h"
 #include "klabel/engine.h"
 #include "log.h"
@@ -40,6 +41,7 @@ static void kk_error_cb(rd_kafka_t *rk, int err, const char *reason,
     if (rk == kk->consumer)
         kk->consumer_fatal = 1;
     KL_LOG(KL_LOG_ERR, COMP, "%s", kk->fatal_reason);
+    kl_health_set_fatal(kk->fatal_reason); /* /healthz: 503 until exit */
 }
 
 static void kk_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "klabel/engine.h"
+#include "lag.h"
 
 /* Settings the user may not change, per role. */
 struct fixed_setting {
@@ -96,6 +97,11 @@ int kl_kafka_conf_consumer(const struct kl_config *cfg, rd_kafka_conf_t **out,
         {"enable.auto.commit", "true"},
         {"auto.offset.reset", "earliest"},
         {"client.id", "klabel-consumer"},
+        /* Bound librdkafka's prefetch (default 64 MiB queued + 50 MiB a
+         * fetch) so resident memory stays bounded under a flood; see
+         * docs/architecture.md, "Memory". */
+        {"queued.max.messages.kbytes", "8192"},
+        {"fetch.max.bytes", "4194304"},
         {NULL, NULL}};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int rc, i;
@@ -106,6 +112,8 @@ int kl_kafka_conf_consumer(const struct kl_config *cfg, rd_kafka_conf_t **out,
     for (i = 0; !rc && defaults[i][0]; i++)
         rc = kl_kafka_conf_set(conf, "consumer", defaults[i][0],
                                defaults[i][1], err, errsz);
+    if (!rc) /* statistics for klabel_consumer_lag, when metrics are on */
+        rc = kl_lag_conf(cfg, conf, err, errsz);
     if (!rc)
         rc = apply_user_and_fixed(cfg, conf, "consumer", err, errsz);
     if (rc)
@@ -126,6 +134,8 @@ int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
         {"acks", "all"},
         {"linger.ms", "1"},
         {"client.id", "klabel-producer"},
+        /* Results waiting for the broker (default 1 GiB). */
+        {"queue.buffering.max.kbytes", "32768"},
         {NULL, NULL}};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int rc = KL_OK, i;

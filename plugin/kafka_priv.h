@@ -6,6 +6,7 @@
 #ifndef KL_PLUGIN_KAFKA_PRIV_H
 #define KL_PLUGIN_KAFKA_PRIV_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,8 @@ struct kl_kafka {
     rd_kafka_topic_t **rkts;     /* (nrkts) producer handles of out_topics */
     int nrkts;
     int paused;
+    atomic_int woken;            /* wake() was called: poll() returns */
+    atomic_int interrupted;      /* interrupt(): produce() waits no more */
     int fatal;                   /* a client raised a fatal error */
     int consumer_fatal;          /* ... and it was the consumer */
     char fatal_reason[512];

@@ -20,6 +20,7 @@ int main(int argc, char **argv)
         {"eval", kl_cli_eval},
         {"tokenize", kl_cli_tokenize},
         {"import", kl_cli_import},
+        {"quantize", kl_cli_quantize},
     };
     size_t i;
 

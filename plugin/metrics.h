@@ -147,11 +147,14 @@ void kl_metrics_note_model_ns(uint64_t ns);
 /* One record delivered (result or dead letter): t_poll_us and now_us on
  * CLOCK_MONOTONIC give consume_to_produce; ts_ms (the event's time, ms
  * since the epoch, <= 0 if unknown) gives end_to_end against the wall
- * clock (negative ages, from skewed clocks, count as 0). */
+ * clock, taken as now_us plus the wall clock's offset from the monotonic
+ * one (negative ages, from skewed clocks, count as 0). */
 void kl_metrics_note_delivery(int64_t t_poll_us, int64_t now_us,
                               int64_t ts_ms);
-/* The model being served (replaces the previous model_info series; takes
- * the registry's lock: call at a model swap, not per event). */
+/* A model being served: klabel_model_info{model=id,version=version} 1.
+ * One series per model id (up to 16 models): a new version of the same id
+ * replaces the old series. Takes locks: call at start and at a model
+ * swap, not per event. */
 void kl_metrics_set_model(const char *id, const char *version);
 void kl_metrics_set_paused(int paused);       /* 1 while input is paused */
 void kl_metrics_add_inflight(int64_t delta);  /* produced, not yet reported */

@@ -16,8 +16,8 @@
 
 int kl_metrics_format_double(struct kl_buf *out, double v)
 {
-    char s[40];
-    int prec;
+    char s[40], *e;
+    int prec, exp10;
 
     if (isnan(v))
         return kl_buf_append(out, "NaN", 3);
@@ -29,6 +29,12 @@ int kl_metrics_format_double(struct kl_buf *out, double v)
         if (strtod(s, NULL) == v)
             break;
     }
+    /* %g writes 40 as "4e+01" at precision 1: numbers up to 1e17 are
+     * written without an exponent instead. */
+    e = strchr(s, 'e');
+    if (e && e[1] == '+' && (exp10 = atoi(e + 2)) < 17)
+        snprintf(s, sizeof s, "%.*f",
+                 prec - 1 - exp10 > 0 ? prec - 1 - exp10 : 0, v);
     return kl_buf_append(out, s, strlen(s));
 }
 

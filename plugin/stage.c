@@ -1,12 +1,14 @@
 /*
- * The stage's life cycle and run loop (plugin/stage.h): build a micro-batch
- * from the transport's poll (closed by batch.max.size or when its oldest
- * message has waited batch.max.delay.us), decode and featurize as messages
- * arrive, predict once per batch, then produce results and dead letters in
- * input order. At-least-once: every input offset is tracked before its
- * output is produced, marked done by the delivery report, and stored only
- * when the partition's contiguous low watermark advances. A failed
- * delivery stops the stage without storing that offset.
+ * The stage's life cycle (plugin/stage.h): settings, models and routes,
+ * the workers and their batch pools, the transport; kl_stage_run() starts
+ * the workers, runs the source loop on the calling thread (stage_src.c),
+ * then shuts down within shutdown.timeout.ms: open batches are flushed to
+ * the workers, the workers finish (or are interrupted at the deadline),
+ * outstanding deliveries are awaited, offsets committed. At-least-once:
+ * every input offset is tracked before its output is produced, marked
+ * done by the delivery report, and stored only when the partition's
+ * contiguous low watermark advances. A failed delivery stops the stage
+ * without storing that offset. Also the stats snapshot.
  */
 #include "stage.h"
 
@@ -24,10 +26,11 @@
 #include "config.h"
 #include "dlq.h"
 #include "log.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "stage_priv.h"
 
-#define IDLE_POLL_US 100000 /* wait for the first message of a batch */
+#define POLL_MAX 1024 /* messages taken from one poll, at most */
 
 /* ---------------------------------------------------------------- setup */
 
@@ -79,7 +82,56 @@ static int read_settings(struct kl_stage *s, const struct kl_config *cfg)
     s->shutdown_ms = (int)kl_config_get_int(cfg, "shutdown.timeout.ms");
     s->top_k = (int)kl_config_get_int(cfg, "model.top.k");
     s->threshold = (float)kl_config_get_double(cfg, "model.threshold");
+    s->nworkers = (int)kl_config_get_int(cfg, "workers");
+    s->inference = kl_config_get_bool(cfg, "stage.inference");
+    s->same_partition = !strcmp(kl_config_get(cfg, "output.partition"),
+                                "same");
+    s->q_max_events = (uint64_t)kl_config_get_int(cfg, "queue.max.events");
+    s->q_max_bytes = (uint64_t)kl_config_get_int(cfg, "queue.max.bytes");
+    s->q_resume = kl_config_get_double(cfg, "queue.resume.ratio");
     return KL_OK;
+}
+
+/* Allocates the source thread's parts: poll buffer, batcher, flow. */
+static int source_init(struct kl_stage *s)
+{
+    s->pollcap = s->batch_max < POLL_MAX ? s->batch_max : POLL_MAX;
+    s->pollbuf = calloc(s->pollcap, sizeof *s->pollbuf);
+    if (!s->pollbuf)
+        return KL_ENOMEM;
+    kl_flow_init(&s->flow, s->q_max_events, s->q_max_bytes, s->q_resume);
+    return kl_batcher_init(&s->bt, s->nworkers, s->routes.nmodels,
+                           s->batch_max, s->batch_delay_us,
+                           kl_stage_emit_batch, s);
+}
+
+/* One line naming what the stage serves, for the log. */
+static void log_start(const struct kl_stage *s)
+{
+    char models[512];
+    size_t n = 0;
+    int i, w;
+
+    models[0] = '\0';
+    for (i = 0; i < s->routes.nmodels && n < sizeof models; i++) {
+        const struct kl_route_model *m = &s->routes.models[i];
+
+        w = snprintf(models + n, sizeof models - n, "%s%s=%s/%s(%d labels)",
+                     i ? " " : "", m->name, m->mi->id ? m->mi->id : "?",
+                     m->mi->version ? m->mi->version : "?",
+                     (int)m->mi->nlabels);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    KL_LOG(KL_LOG_INFO, COMP,
+           "instance %s: models %s; transport %s, %d worker(s), batch %zu / "
+           "%" PRId64 " us, queue %" PRIu64 " events / %" PRIu64
+           " bytes, inference %s, output %s, dlq %s",
+           s->instance, models, s->ops->name, s->nworkers, s->batch_max,
+           s->batch_delay_us, s->q_max_events, s->q_max_bytes,
+           s->inference ? "on" : "off (pass-through)", s->output_topic,
+           s->dlq_topic);
 }
 
 int kl_stage_create(const struct kl_config *cfg, const struct kl_stage_io *io,
@@ -104,27 +156,35 @@ int kl_stage_create(const struct kl_config *cfg, const struct kl_stage_io *io,
     }
     atomic_init(&s->stop, 0);
     atomic_init(&s->assigned, 0);
-    kl_scratch_init(&s->scratch);
+    atomic_init(&s->failed, 0);
+    atomic_init(&s->abort, 0);
+    atomic_init(&s->inflight, 0);
+    atomic_init(&s->queued_events, 0);
+    atomic_init(&s->queued_bytes, 0);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->src_mu, NULL);
     kl_dlq_init(&s->dlq);
-    kl_buf_init(&s->enc);
-    kl_hist_init(&s->st.latency_us);
+    kl_event_init(&s->ev);
+    kl_features_init(&s->feat);
+    kl_partmap_init(&s->parts);
+    s->routes.def = KL_ROUTE_NONE;
     rc = read_settings(s, cfg);
     if (rc)
         goto out;
-    if (io->model) {
-        s->model = io->model;
-    } else {
-        rc = kl_model_open(kl_config_get(cfg, "model.path"), &s->own_model,
-                           err, errsz);
-        if (rc)
-            goto out;
-        s->model = s->own_model;
-    }
-    s->mi = kl_model_info(s->model);
-    /* One inference thread in this version: OpenBLAS's own threads only
-     * lose on two cores (DESIGN.md section 4). */
+    rc = kl_routes_parse(&s->routes, cfg, err, errsz);
+    if (!rc)
+        rc = kl_routes_open(&s->routes, io->model, err, errsz);
+    if (rc)
+        goto out;
+    /* One BLAS thread: OpenBLAS's pthread build sets this for the whole
+     * process, and its own threads only lose on two cores (DESIGN.md
+     * section 4); parallelism comes from `workers`, one BLAS thread each. */
     openblas_set_num_threads(1);
-    rc = kl_batch_init(&s->b, s->batch_max);
+    rc = kl_workers_init(s, err, errsz);
+    if (!rc)
+        rc = kl_stage_codecs_init(s, cfg, err, errsz);
+    if (!rc)
+        rc = source_init(s);
     if (rc)
         goto out;
     s->offsets = kl_offsets_create();
@@ -156,13 +216,10 @@ int kl_stage_create(const struct kl_config *cfg, const struct kl_stage_io *io,
     rc = s->ops->open(&tp, &s->t, err, errsz);
     if (rc)
         goto out;
-    KL_LOG(KL_LOG_INFO, COMP,
-           "instance %s: model %s version %s (%d labels), transport %s, "
-           "batch %zu / %" PRId64 " us, output %s, dlq %s",
-           s->instance, s->mi->id ? s->mi->id : "?",
-           s->mi->version ? s->mi->version : "?", (int)s->mi->nlabels,
-           s->ops->name, s->batch_max, s->batch_delay_us, s->output_topic,
-           s->dlq_topic);
+    log_start(s);
+    for (int mk = 0; mk < s->routes.nmodels; mk++) /* klabel_model_info */
+        kl_metrics_set_model(s->routes.models[mk].mi->id,
+                             s->routes.models[mk].mi->version);
     *out = s;
     s = NULL;
 out:
@@ -181,12 +238,18 @@ void kl_stage_destroy(struct kl_stage *s)
         return;
     if (s->t) /* run() was never called */
         s->ops->close(s->t, 2000, err, sizeof err);
-    kl_batch_fini(&s->b);
-    kl_scratch_fini(&s->scratch);
+    kl_stage_codecs_fini(s);
+    kl_workers_fini(s);
+    kl_batcher_fini(&s->bt);
+    free(s->pollbuf);
+    kl_partmap_fini(&s->parts);
+    kl_event_fini(&s->ev);
+    kl_features_fini(&s->feat);
     kl_dlq_fini(&s->dlq);
-    kl_buf_fini(&s->enc);
     kl_offsets_destroy(s->offsets);
-    kl_model_destroy(s->own_model);
+    kl_routes_fini(&s->routes);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->src_mu);
     for (i = 0; i < s->ntopics; i++)
         free(s->topics[i]);
     free(s->topics);
@@ -210,99 +273,79 @@ int kl_stage_assigned(const struct kl_stage *s)
     return atomic_load(&((struct kl_stage *)s)->assigned);
 }
 
-void kl_stage_get_stats(const struct kl_stage *s, struct kl_stage_stats *st)
+void kl_stage_stats_merge(struct kl_stage_stats *dst,
+                          const struct kl_stage_stats *src)
 {
-    *st = s->st;
+    int i;
+
+    dst->in += src->in;
+    dst->out += src->out;
+    dst->dlq += src->dlq;
+    dst->failed += src->failed;
+    dst->batches += src->batches;
+    dst->decode_ns += src->decode_ns;
+    dst->featurize_ns += src->featurize_ns;
+    dst->predict_ns += src->predict_ns;
+    dst->encode_ns += src->encode_ns;
+    dst->produce_ns += src->produce_ns;
+    if (src->first_poll_us &&
+        (!dst->first_poll_us || src->first_poll_us < dst->first_poll_us))
+        dst->first_poll_us = src->first_poll_us;
+    if (src->last_done_us > dst->last_done_us)
+        dst->last_done_us = src->last_done_us;
+    kl_hist_merge(&dst->latency_us, &src->latency_us);
+    kl_hist_merge(&dst->produce_us, &src->produce_us);
+    kl_hist_merge(&dst->queue_wait_us, &src->queue_wait_us);
+    kl_hist_merge(&dst->batch_size, &src->batch_size);
+    kl_hist_merge(&dst->model_us, &src->model_us);
+    kl_hist_merge(&dst->close_late_us, &src->close_late_us);
+    for (i = 0; i < KL_CLOSE_NREASONS; i++)
+        dst->closes[i] += src->closes[i];
+    dst->pauses += src->pauses;
+    dst->resumes += src->resumes;
+    dst->paused |= src->paused;
 }
 
-/* ---------------------------------------------------------------- batch */
-
-/* Tracks the offsets of messages [from, b->n) as in flight. */
-static int track_new(struct kl_stage *s, size_t from, char *err, size_t errsz)
+void kl_stage_get_stats(const struct kl_stage *cs, struct kl_stage_stats *st)
 {
-    size_t i;
-    int rc;
+    struct kl_stage *s = (struct kl_stage *)cs;
+    int i;
 
-    for (i = from; i < s->b.n; i++) {
-        const struct kl_msg *m = &s->b.msgs[i];
-
-        rc = kl_offsets_track(s->offsets, m->topic, m->partition, m->offset);
-        if (rc == KL_EINVAL) {
-            /* Offsets went back (reset or re-assignment without a revoke):
-             * start the partition afresh. */
-            KL_LOG(KL_LOG_WARNING, COMP,
-                   "%s[%d]: offset %lld is not after the last one; "
-                   "tracking restarts", m->topic, (int)m->partition,
-                   (long long)m->offset);
-            kl_offsets_forget(s->offsets, m->topic, m->partition);
-            rc = kl_offsets_track(s->offsets, m->topic, m->partition,
-                                  m->offset);
-        }
-        if (rc) {
-            snprintf(err, errsz, "offset tracking: %s", kl_strerror(rc));
-            return rc;
-        }
+    memset(st, 0, sizeof *st);
+    pthread_mutex_lock(&s->mu);
+    kl_stage_stats_merge(st, &s->dlv_st);
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->src_mu);
+    kl_stage_stats_merge(st, &s->src_st);
+    pthread_mutex_unlock(&s->src_mu);
+    for (i = 0; s->w && i < s->nworkers; i++) {
+        pthread_mutex_lock(&s->w[i].mu);
+        kl_stage_stats_merge(st, &s->w[i].st);
+        pthread_mutex_unlock(&s->w[i].mu);
     }
-    return KL_OK;
+    st->inflight = (uint64_t)atomic_load(&s->inflight);
+    st->queued = (uint64_t)atomic_load(&s->queued_events);
+    st->queued_bytes = (uint64_t)atomic_load(&s->queued_bytes);
 }
 
-/* Polls until the batch is full, its oldest message has waited
- * batch_delay_us, stop is asked, or the input ends. Messages are decoded,
- * featurized and tracked as they arrive. */
-static int fill_batch(struct kl_stage *s, char *err, size_t errsz)
+int kl_stage_model_count(const struct kl_stage *s)
 {
-    struct kl_batch *b = &s->b;
-    int64_t first = 0, wait, t;
-    size_t k, i, from;
-    int rc = KL_OK, rc2;
-
-    while (b->n < b->cap && !atomic_load(&s->stop) && !s->failed) {
-        if (b->n == 0) {
-            wait = IDLE_POLL_US;
-        } else {
-            wait = first + s->batch_delay_us - kl_stage_now_us();
-            if (wait <= 0)
-                break;
-        }
-        k = 0;
-        rc = s->ops->poll(s->t, b->msgs + b->n, b->cap - b->n, wait, &k, err,
-                          errsz);
-        if (k > 0) {
-            t = kl_stage_now_us();
-            if (b->n == 0)
-                first = t;
-            if (!s->st.first_poll_us)
-                s->st.first_poll_us = t;
-            from = b->n;
-            for (i = from; i < from + k; i++)
-                b->t_poll_us[i] = t;
-            b->n += k;
-            s->st.in += k;
-            if (rc >= 0 && (rc2 = track_new(s, from, err, errsz)) != 0)
-                rc = rc2;
-            if (rc >= 0 &&
-                kl_batch_prepare(b, from, &s->jo, s->model, &s->st.decode_ns,
-                                 &s->st.featurize_ns)) {
-                snprintf(err, errsz, "decode/featurize: out of memory");
-                rc = KL_ENOMEM;
-            }
-        }
-        if (rc == KL_TRANSPORT_END) {
-            s->eof = 1;
-            rc = KL_OK;
-            break;
-        }
-        if (rc < 0)
-            break;
-    }
-    return rc;
+    return s->routes.nmodels;
 }
 
-static void release_batch(struct kl_stage *s)
+const struct kl_model_info *kl_stage_model_info(const struct kl_stage *s,
+                                                int i, const char **name)
 {
-    if (s->b.n)
-        s->ops->release(s->t, s->b.msgs, s->b.n);
-    kl_batch_clear(&s->b);
+    if (i < 0 || i >= s->routes.nmodels)
+        return NULL;
+    if (name)
+        *name = s->routes.models[i].name;
+    return s->routes.models[i].mi;
+}
+
+int kl_stage_worker_count(const struct kl_stage *s)
+{
+    return s->nworkers;
 }
 
 /* ------------------------------------------------------------------ run */
@@ -320,7 +363,10 @@ void kl_stage_format_summary(const struct kl_stage_stats *st, char *buf,
              " avg_batch=%.1f secs=%.3f rate=%.0f/s"
              " | ms decode=%.1f featurize=%.1f predict=%.1f encode=%.1f"
              " produce=%.1f | latency_us p50=%" PRIu64 " p95=%" PRIu64
-             " p99=%" PRIu64 " max=%" PRIu64,
+             " p99=%" PRIu64 " max=%" PRIu64 " | produce_us p50=%" PRIu64
+             " p99=%" PRIu64 " | closes size=%" PRIu64 " deadline=%" PRIu64
+             " idle=%" PRIu64 " order=%" PRIu64 " flush=%" PRIu64
+             " late_us p50=%" PRIu64 " p99=%" PRIu64 " | pauses=%" PRIu64,
              st->in, st->out, st->dlq, st->failed, st->inflight, st->batches,
              st->batches ? (double)st->in / (double)st->batches : 0.0, secs,
              secs > 0 ? (double)(st->out + st->dlq) / secs : 0.0,
@@ -328,31 +374,41 @@ void kl_stage_format_summary(const struct kl_stage_stats *st, char *buf,
              st->predict_ns / 1e6, st->encode_ns / 1e6, st->produce_ns / 1e6,
              kl_hist_percentile(&st->latency_us, 0.50),
              kl_hist_percentile(&st->latency_us, 0.95),
-             kl_hist_percentile(&st->latency_us, 0.99), st->latency_us.max);
+             kl_hist_percentile(&st->latency_us, 0.99), st->latency_us.max,
+             kl_hist_percentile(&st->produce_us, 0.50),
+             kl_hist_percentile(&st->produce_us, 0.99),
+             st->closes[KL_CLOSE_SIZE], st->closes[KL_CLOSE_DEADLINE],
+             st->closes[KL_CLOSE_IDLE], st->closes[KL_CLOSE_ORDER],
+             st->closes[KL_CLOSE_FLUSH],
+             kl_hist_percentile(&st->close_late_us, 0.50),
+             kl_hist_percentile(&st->close_late_us, 0.99), st->pauses);
 }
 
-/* Serves deliveries until none is outstanding or deadline passes, then
- * closes the transport (flush, commit, leave the group). */
-static int shutdown_transport(struct kl_stage *s, char *err, size_t errsz)
+/* Serves deliveries until none is outstanding or work_deadline passes,
+ * then closes the transport (flush, commit, leave the group) within
+ * deadline. */
+static int shutdown_transport(struct kl_stage *s, int64_t work_deadline,
+                              int64_t deadline, char *err, size_t errsz)
 {
-    int64_t deadline = kl_stage_now_us() + (int64_t)s->shutdown_ms * 1000, left;
+    int64_t left;
     char cerr[512] = "";
     int rc = KL_OK, rc2;
 
-    while (s->st.inflight > 0 && kl_stage_now_us() < deadline) {
-        rc = s->ops->service(s->t, 50, err, errsz);
+    while (atomic_load(&s->inflight) > 0 &&
+           kl_stage_now_us() < work_deadline) {
+        rc = s->ops->service(s->t, 10, err, errsz);
         if (rc)
             break;
     }
-    if (!rc && s->st.inflight > 0) {
+    if (!rc && atomic_load(&s->inflight) > 0) {
         snprintf(err, errsz,
-                 "%" PRIu64 " record(s) not delivered within "
+                 "%lld record(s) not delivered within "
                  "shutdown.timeout.ms=%d; their offsets are not committed",
-                 s->st.inflight, s->shutdown_ms);
+                 (long long)atomic_load(&s->inflight), s->shutdown_ms);
         rc = KL_EKAFKA;
     }
     left = (deadline - kl_stage_now_us()) / 1000;
-    rc2 = s->ops->close(s->t, left > 1000 ? (int)left : 1000, cerr,
+    rc2 = s->ops->close(s->t, left > 100 ? (int)left : 100, cerr,
                         sizeof cerr);
     s->t = NULL;
     if (rc2 && !rc) {
@@ -366,7 +422,9 @@ static int shutdown_transport(struct kl_stage *s, char *err, size_t errsz)
 
 int kl_stage_run(struct kl_stage *s, char *err, size_t errsz)
 {
-    char why[512] = "", why2[512] = "", summary[512];
+    struct kl_stage_stats st;
+    char why[512] = "", why2[512] = "", summary[1024];
+    int64_t deadline, work_deadline, reserve;
     int rc = KL_OK, rc2;
 
     if (s->ran || !s->t) {
@@ -374,29 +432,42 @@ int kl_stage_run(struct kl_stage *s, char *err, size_t errsz)
         return KL_ESTATE;
     }
     s->ran = 1;
-    while (!rc && !atomic_load(&s->stop) && !s->failed && !s->eof) {
-        rc = fill_batch(s, why, sizeof why);
-        /* The batch in hand is finished even when we are stopping. */
-        if (!rc && s->b.n)
-            rc = kl_stage_process_batch(s, why, sizeof why);
-        release_batch(s);
-    }
-    if (rc)
+    rc = kl_workers_start(s, why, sizeof why);
+    if (!rc)
+        rc = kl_stage_source_loop(s, why, sizeof why);
+    if (rc) {
         KL_LOG(KL_LOG_ERR, COMP, "stopping: %s", why);
-    else if (s->failed)
+    } else if (atomic_load(&s->failed)) {
+        pthread_mutex_lock(&s->mu);
         KL_LOG(KL_LOG_ERR, COMP, "stopping: %s", s->fail_reason);
-    else
+        pthread_mutex_unlock(&s->mu);
+    } else {
         KL_LOG(KL_LOG_INFO, COMP, "stopping: %s",
                s->eof ? "end of input" : "asked to stop");
-    rc2 = shutdown_transport(s, why2, sizeof why2);
+    }
+    /* The batches in hand are finished even when we are stopping. */
+    /* The whole shutdown fits in shutdown.timeout.ms: the workers and the
+     * deliveries get all of it but the close's share (a quarter, at most
+     * a second), which flushes, commits and leaves the group. */
+    deadline = kl_stage_now_us() + (int64_t)s->shutdown_ms * 1000;
+    reserve = (int64_t)s->shutdown_ms * 1000 / 4;
+    if (reserve > 1000000)
+        reserve = 1000000;
+    work_deadline = deadline - reserve;
+    kl_batcher_close_all(&s->bt, kl_stage_now_us(), KL_CLOSE_FLUSH);
+    kl_workers_finish(s, work_deadline);
+    rc2 = shutdown_transport(s, work_deadline, deadline, why2, sizeof why2);
     if (rc2)
         KL_LOG(KL_LOG_ERR, COMP, "shutdown: %s", why2);
-    kl_stage_format_summary(&s->st, summary, sizeof summary);
+    kl_stage_get_stats(s, &st);
+    kl_stage_format_summary(&st, summary, sizeof summary);
     KL_LOG(KL_LOG_INFO, COMP, "summary: %s", summary);
     if (rc) {
         snprintf(err, errsz, "%s", why);
-    } else if (s->failed) {
+    } else if (atomic_load(&s->failed)) {
+        pthread_mutex_lock(&s->mu);
         snprintf(err, errsz, "%s", s->fail_reason);
+        pthread_mutex_unlock(&s->mu);
         rc = KL_EKAFKA;
     } else if (rc2) {
         snprintf(err, errsz, "%s", why2);

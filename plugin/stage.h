@@ -1,8 +1,12 @@
 /*
- * The stage: consume -> decode -> featurize -> batch -> predict -> encode ->
- * produce, at-least-once. Single-threaded in this version: kl_stage_run()
- * does everything on the calling thread; kl_stage_stop() may be called from
- * any thread or a signal handler.
+ * The stage: consume -> decode -> route -> featurize -> batch -> predict ->
+ * encode -> produce, at-least-once. The thread calling kl_stage_run() is
+ * the source (poll, decode, featurize, batching, dead letters,
+ * backpressure); `workers` inference threads each own a share of the input
+ * partitions, predict the batches of that share and produce their results,
+ * so one partition's results leave in offset order. kl_stage_stop() may be
+ * called from any thread or a signal handler. docs/architecture.md tells
+ * the whole story (threads, batching, backpressure, memory bound).
  */
 #ifndef KL_PLUGIN_STAGE_H
 #define KL_PLUGIN_STAGE_H
@@ -18,19 +22,36 @@
 struct kl_config;
 struct kl_stage; /* opaque */
 
+/* Why a micro-batch closed. */
+enum kl_close_reason {
+    KL_CLOSE_SIZE = 0,  /* "size": batch.max.size events */
+    KL_CLOSE_DEADLINE,  /* "deadline": its oldest event waited batch.max.delay.us */
+    KL_CLOSE_IDLE,      /* "idle": its worker was idle and no more input was ready */
+    KL_CLOSE_ORDER,     /* "order": a partition's next event went to another model */
+    KL_CLOSE_BACKLOG,   /* "backlog": its deadline passed while its worker had
+                           batches queued; it kept growing until they drained */
+    KL_CLOSE_FLUSH,     /* "flush": the stage was stopping */
+    KL_CLOSE_NREASONS
+};
+
+/* Static name of a close reason ("size", ...; "unknown" when out of
+ * range). */
+const char *kl_close_reason_name(int reason);
+
 /* Optional overrides for kl_stage_create(); zero = the defaults. */
 struct kl_stage_io {
     /* Transport to use; NULL = "kafka". */
     const struct kl_transport_ops *ops;
     /* For the file transport: streams (borrowed). */
     FILE *in, *out, *dlq_out;
-    /* A model to use instead of opening model.path. Borrowed: must outlive
-     * the stage. */
+    /* A model to use instead of opening model.path (for every configured
+     * model). Borrowed: must outlive the stage. */
     const struct kl_model *model;
 };
 
 /* What the stage has done so far. Counters count records, times are summed
- * over all batches. */
+ * over all batches; gauges (marked) are values at the time of the copy.
+ * Histograms are in microseconds unless named otherwise. */
 struct kl_stage_stats {
     uint64_t in;            /* messages consumed */
     uint64_t out;           /* results delivered to output.topic */
@@ -48,6 +69,22 @@ struct kl_stage_stats {
     /* Per record: from the poll that returned its input to its delivery
      * report, in microseconds (results and dead letters). */
     struct kl_hist latency_us;
+    /* Per record: from that poll until produce() returned (the record was
+     * handed to the producer), in microseconds. */
+    struct kl_hist produce_us;
+    /* Per event: from its poll until its batch started predicting. */
+    struct kl_hist queue_wait_us;
+    /* Per batch: events in it, and kl_model_predict_batch() time. */
+    struct kl_hist batch_size;
+    struct kl_hist model_us;
+    /* Batches closed, by enum kl_close_reason, and for deadline closes how
+     * late the close was against the deadline. */
+    uint64_t closes[KL_CLOSE_NREASONS];
+    struct kl_hist close_late_us;
+    uint64_t pauses, resumes;  /* input paused / resumed (backpressure) */
+    int paused;                /* gauge: the input is paused now */
+    uint64_t queued;           /* gauge: events held between poll and produce */
+    uint64_t queued_bytes;     /* gauge: their input bytes */
 };
 
 /* Creates a stage from cfg (validated here): opens the model (unless
@@ -71,9 +108,18 @@ void kl_stage_stop(struct kl_stage *s);
  * join). Thread-safe: lets a test or the demo wait for the stage. */
 int kl_stage_assigned(const struct kl_stage *s);
 
-/* Copies the counters into *st. Call from the thread running the stage or
- * after kl_stage_run() has returned. */
+/* Copies the counters into *st (about 60 KiB). Thread-safe: takes each
+ * thread's stats lock in turn, so the copy is consistent per thread. */
 void kl_stage_get_stats(const struct kl_stage *s, struct kl_stage_stats *st);
+
+/* The models the stage serves, 0..n-1 (n >= 1), and their info and route
+ * name ("default" for model.path). Borrowed, valid until destroy. */
+int kl_stage_model_count(const struct kl_stage *s);
+const struct kl_model_info *kl_stage_model_info(const struct kl_stage *s,
+                                                int i, const char **name);
+
+/* Inference workers of the stage (workers). */
+int kl_stage_worker_count(const struct kl_stage *s);
 
 /* Writes the one-line summary that kl_stage_run() logs at exit. */
 void kl_stage_format_summary(const struct kl_stage_stats *st, char *buf,

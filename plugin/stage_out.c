@@ -1,10 +1,11 @@
 /*
- * The stage's output side: results and dead letters go to the transport in
- * input order, each with an in-flight token; delivery reports come back
- * here, mark the input offset done and store the partition's new low
- * watermark. A failed delivery marks the stage failed (its offset is never
- * stored). Also the rebalance hooks that keep the offset tracker in step
- * with the assignment.
+ * The stage's output side: results (from the workers) and dead letters
+ * (from the source thread) go to the transport, each with an in-flight
+ * token; delivery reports come back here, on whichever thread served them,
+ * mark the input offset done and store the partition's new low watermark
+ * (under s->mu). A failed delivery marks the stage failed (its offset is
+ * never stored). Also the rebalance hooks that keep the offset tracker in
+ * step with the assignment.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -15,23 +16,38 @@
 #include "codec.h"
 #include "dlq.h"
 #include "log.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "stage_priv.h"
 
-/* Records the first reason the stage must stop; later ones are logged by
- * their callers only. */
-static void fail(struct kl_stage *s, const char *fmt, ...)
+/* Records reason as the stage's failure if it is the first; s->mu held. */
+static void fail_locked(struct kl_stage *s, const char *fmt, va_list ap)
+{
+    if (!atomic_load(&s->failed))
+        vsnprintf(s->fail_reason, sizeof s->fail_reason, fmt, ap);
+    atomic_store(&s->failed, 1);
+}
+
+static void fail_in(struct kl_stage *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static void fail(struct kl_stage *s, const char *fmt, ...)
+static void fail_in(struct kl_stage *s, const char *fmt, ...)
 {
     va_list ap;
 
-    if (!s->failed) {
-        va_start(ap, fmt);
-        vsnprintf(s->fail_reason, sizeof s->fail_reason, fmt, ap);
-        va_end(ap);
-    }
-    s->failed = 1;
+    va_start(ap, fmt);
+    fail_locked(s, fmt, ap);
+    va_end(ap);
+}
+
+void kl_stage_fail(struct kl_stage *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    pthread_mutex_lock(&s->mu);
+    va_start(ap, fmt);
+    fail_locked(s, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
@@ -42,26 +58,33 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
     int64_t next, t = kl_stage_now_us();
     int rc;
 
-    s->st.inflight--;
-    s->st.last_done_us = t;
+    atomic_fetch_sub(&s->inflight, 1);
+    kl_metrics_add_inflight(-1);
+    pthread_mutex_lock(&s->mu);
+    s->dlv_st.last_done_us = t;
     if (d->rc) {
-        s->st.failed++;
-        KL_LOG(s->failed ? KL_LOG_DEBUG : KL_LOG_ERR, COMP,
+        s->dlv_st.failed++;
+        kl_metrics_note_delivery_failed();
+        KL_LOG(atomic_load(&s->failed) ? KL_LOG_DEBUG : KL_LOG_ERR, COMP,
                "delivery of %s for input %s[%d]@%lld to %s failed: %s; "
                "stopping, this offset will not be committed",
                inf->is_dlq ? "dead letter" : "result", inf->topic,
                (int)inf->partition, (long long)inf->offset,
                d->topic ? d->topic : "?", d->errstr ? d->errstr : "?");
-        fail(s, "delivery for input %s[%d]@%lld failed: %s", inf->topic,
-             (int)inf->partition, (long long)inf->offset,
-             d->errstr ? d->errstr : "?");
+        fail_in(s, "delivery for input %s[%d]@%lld failed: %s", inf->topic,
+                (int)inf->partition, (long long)inf->offset,
+                d->errstr ? d->errstr : "?");
         goto out;
     }
-    if (inf->is_dlq)
-        s->st.dlq++;
-    else
-        s->st.out++;
-    kl_hist_add(&s->st.latency_us, (uint64_t)(t - inf->t_poll_us));
+    if (inf->is_dlq) {
+        s->dlv_st.dlq++;
+        kl_metrics_note_dead_letter(inf->dlq_class);
+    } else {
+        s->dlv_st.out++;
+        kl_metrics_note_out(1);
+    }
+    kl_hist_add(&s->dlv_st.latency_us, (uint64_t)(t - inf->t_poll_us));
+    kl_metrics_note_delivery(inf->t_poll_us, t, inf->ts_ms);
     rc = kl_offsets_done(s->offsets, inf->topic, inf->partition, inf->offset,
                          &next);
     if (rc == 1) {
@@ -69,8 +92,8 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
                                sizeof err);
         if (rc) {
             KL_LOG(KL_LOG_ERR, COMP, "%s", err);
-            fail(s, "storing offset %s[%d]@%lld failed: %s", inf->topic,
-                 (int)inf->partition, (long long)next, err);
+            fail_in(s, "storing offset %s[%d]@%lld failed: %s", inf->topic,
+                    (int)inf->partition, (long long)next, err);
         }
     } else if (rc < 0) {
         /* The partition was revoked since: its next owner re-reads it. */
@@ -78,6 +101,7 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
                inf->topic, (int)inf->partition, (long long)inf->offset);
     }
 out:
+    pthread_mutex_unlock(&s->mu);
     free(inf);
 }
 
@@ -94,20 +118,21 @@ void kl_stage_on_revoke(void *ud, const char *topic, int32_t partition)
 {
     struct kl_stage *s = ud;
 
+    pthread_mutex_lock(&s->mu);
     kl_offsets_forget(s->offsets, topic, partition);
+    pthread_mutex_unlock(&s->mu);
     atomic_fetch_sub(&s->assigned, 1);
 }
 
 /* ----------------------------------------------------------------- emit */
 
-/* The interned copy of topic (kept until destroy), or NULL. */
-static const char *intern_topic(struct kl_stage *s, const char *topic)
+const char *kl_stage_intern(struct kl_stage *s, const char *topic)
 {
     char **p, *copy;
     size_t i;
 
     for (i = 0; i < s->ntopics; i++)
-        if (!strcmp(s->topics[i], topic))
+        if (s->topics[i] == topic || !strcmp(s->topics[i], topic))
             return s->topics[i];
     p = realloc(s->topics, (s->ntopics + 1) * sizeof *p);
     if (!p)
@@ -120,107 +145,95 @@ static const char *intern_topic(struct kl_stage *s, const char *topic)
     return copy;
 }
 
-/* Hands one record to the transport with a fresh in-flight token. */
-static int produce_one(struct kl_stage *s, size_t i,
-                       const struct kl_out_msg *om, int is_dlq, char *err,
-                       size_t errsz)
+/* Hands one record for input msg (topic interned) to the transport with a
+ * fresh in-flight token. */
+static int produce_one(struct kl_stage *s, const struct kl_msg *m,
+                       int64_t t_poll_us, int64_t ts_ms,
+                       const struct kl_out_msg *om, const char *dlq_class,
+                       char *err, size_t errsz)
 {
-    const struct kl_msg *m = &s->b.msgs[i];
     struct kl_inflight *inf = malloc(sizeof *inf);
-    uint64_t t0 = kl_now_ns();
     int rc;
 
-    if (!inf || !(inf->topic = intern_topic(s, m->topic))) {
-        free(inf);
+    if (!inf) {
         snprintf(err, errsz, "stage: out of memory");
         return KL_ENOMEM;
     }
+    inf->topic = m->topic;
     inf->partition = m->partition;
     inf->offset = m->offset;
-    inf->t_poll_us = s->b.t_poll_us[i];
-    inf->is_dlq = is_dlq;
-    s->st.inflight++;
+    inf->t_poll_us = t_poll_us;
+    inf->ts_ms = ts_ms;
+    inf->is_dlq = dlq_class != NULL;
+    inf->dlq_class = dlq_class;
+    atomic_fetch_add(&s->inflight, 1);
+    kl_metrics_add_inflight(1);
     rc = s->ops->produce(s->t, om, inf, err, errsz);
     if (rc) {
-        s->st.inflight--;
+        atomic_fetch_sub(&s->inflight, 1);
+        kl_metrics_add_inflight(-1);
         free(inf);
     }
-    s->st.produce_ns += kl_now_ns() - t0;
     return rc;
 }
 
-/* Encodes and produces the result of item i. */
-static int emit_result(struct kl_stage *s, size_t i, char *err, size_t errsz)
+int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
+                         struct kl_batch *b, size_t i, char *err,
+                         size_t errsz)
 {
-    const struct kl_msg *m = &s->b.msgs[i];
+    const struct kl_msg *m = &b->msgs[i];
+    const struct kl_event *ev = &b->ev[i];
     struct kl_source src = {m->topic, m->partition, m->offset};
     struct kl_out_msg om;
-    uint64_t t0 = kl_now_ns();
+    uint64_t t0 = kl_now_ns(), t1;
     int rc;
 
-    kl_buf_reset(&s->enc);
-    rc = kl_json_encode_result(&s->b.ev[i], &s->b.pred[s->b.pred_idx[i]],
-                               s->mi, &src, &s->enc);
-    s->st.encode_ns += kl_now_ns() - t0;
+    rc = kl_stage_encode_result(s, w, b, i, &src);
+    t1 = kl_now_ns();
+    w->acc_encode_ns += t1 - t0;
     if (rc) {
         snprintf(err, errsz, "encode: %s", kl_strerror(rc));
         return rc;
     }
     memset(&om, 0, sizeof om);
     om.topic = s->output_topic;
-    om.partition = -1;
+    om.partition = s->same_partition && m->partition >= 0 ? m->partition : -1;
     om.key = m->key;
     om.key_len = m->key_len;
-    om.value = s->enc.data;
-    om.value_len = s->enc.len;
+    om.value = w->enc.data;
+    om.value_len = w->enc.len;
     om.headers = m->headers;
     om.nheaders = m->nheaders;
-    return produce_one(s, i, &om, 0, err, errsz);
+    rc = produce_one(s, m, b->t_poll_us[i], ev->ts_ms >= 0 ? ev->ts_ms : m->ts_ms,
+                     &om, NULL, err, errsz);
+    b->t_prod_us[i] = (int64_t)(kl_now_ns() / 1000);
+    w->acc_produce_ns += kl_now_ns() - t1;
+    return rc;
 }
 
-/* Produces the dead letter of item i. */
-static int emit_dead_letter(struct kl_stage *s, size_t i, char *err,
-                            size_t errsz)
+int kl_stage_emit_dead_letter(struct kl_stage *s, const struct kl_msg *m,
+                              int64_t t_poll_us, const char *cls,
+                              const char *reason, char *err, size_t errsz)
 {
-    const struct kl_msg *m = &s->b.msgs[i];
-    const char *cls = kl_decode_error_name(s->b.dec[i]);
     struct kl_out_msg om;
-    uint64_t t0 = kl_now_ns();
+    uint64_t t0 = kl_now_ns(), t1;
     int rc;
 
-    rc = kl_dlq_build(&s->dlq, m, s->dlq_topic, cls, s->b.reason[i],
-                      s->instance, &om);
-    s->st.encode_ns += kl_now_ns() - t0;
+    rc = kl_dlq_build(&s->dlq, m, s->dlq_topic, cls, reason, s->instance,
+                      &om);
+    t1 = kl_now_ns();
     if (rc) {
         snprintf(err, errsz, "stage: out of memory");
         return rc;
     }
     KL_LOG(KL_LOG_DEBUG, COMP, "dead letter %s[%d]@%lld: %s: %s", m->topic,
-           (int)m->partition, (long long)m->offset, cls, s->b.reason[i]);
-    return produce_one(s, i, &om, 1, err, errsz);
-}
-
-/* Predicts, then produces every item of the batch in input order. */
-int kl_stage_process_batch(struct kl_stage *s, char *err, size_t errsz)
-{
-    uint64_t t0 = kl_now_ns();
-    size_t i;
-    int rc;
-
-    rc = kl_batch_predict(&s->b, s->model, s->top_k, s->threshold,
-                          &s->scratch);
-    s->st.predict_ns += kl_now_ns() - t0;
-    s->st.batches++;
-    if (rc) {
-        snprintf(err, errsz, "predict: %s", kl_strerror(rc));
-        return rc;
-    }
-    for (i = 0; i < s->b.n && !rc; i++) {
-        if (s->b.dec[i] == KL_DEC_OK)
-            rc = emit_result(s, i, err, errsz);
-        else
-            rc = emit_dead_letter(s, i, err, errsz);
-    }
+           (int)m->partition, (long long)m->offset, cls, reason);
+    rc = produce_one(s, m, t_poll_us, m->ts_ms, &om, cls, err, errsz);
+    pthread_mutex_lock(&s->src_mu);
+    s->src_st.encode_ns += t1 - t0;
+    s->src_st.produce_ns += kl_now_ns() - t1;
+    kl_hist_add(&s->src_st.produce_us,
+                (uint64_t)(kl_stage_now_us() - t_poll_us));
+    pthread_mutex_unlock(&s->src_mu);
     return rc;
 }
-

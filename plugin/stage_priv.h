@@ -1,19 +1,40 @@
 /*
- * The stage's private state, shared by stage.c (life cycle and run loop)
- * and stage_out.c (producing, delivery reports, rebalance hooks).
+ * The stage's private state, shared by its files: stage.c (life cycle,
+ * run, shutdown), stage_src.c (the source thread: poll, decode, route,
+ * featurize, batch, backpressure), worker.c (inference threads: predict,
+ * encode, produce) and stage_out.c (producing, delivery reports, rebalance
+ * hooks).
+ *
+ * Threads and what they own:
+ *  - source (the thread in kl_stage_run): the transport's poll/service/
+ *    pause/resume, the batcher, the partition map, interned topics, its
+ *    decode scratch and dead-letter headers; counters in src_st (src_mu).
+ *  - worker i: the batches it pops, its scratch and encode buffer;
+ *    counters in w->st (w->mu).
+ *  - delivery reports may run on any of them (inside poll() or a
+ *    produce() that waits for queue space): offsets, the delivery
+ *    counters (dlv_st) and the failure reason are under s->mu.
+ * Batches travel source -> worker through w->ring and come back empty
+ * through w->free; the pool of each worker is fixed at start, so memory
+ * is bounded.
  */
 #ifndef KL_PLUGIN_STAGE_PRIV_H
 #define KL_PLUGIN_STAGE_PRIV_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "batch.h"
+#include "batcher.h"
 #include "buf.h"
 #include "codec.h"
 #include "dlq.h"
+#include "flow.h"
 #include "offsets.h"
+#include "ring.h"
+#include "route.h"
 #include "stage.h"
 
 #define COMP "stage"
@@ -24,7 +45,32 @@ struct kl_inflight {
     int32_t partition;
     int64_t offset;
     int64_t t_poll_us;
+    int64_t ts_ms;       /* event time (ms since the epoch), -1 unknown */
     int is_dlq;
+    const char *dlq_class; /* static error class name of a dead letter */
+};
+
+/* One inference thread. */
+struct kl_worker {
+    struct kl_stage *s;
+    int id;
+    pthread_t th;
+    int started;
+    atomic_int done;             /* its thread has returned */
+    struct kl_ring ring;         /* closed batches, FIFO (source -> worker) */
+    struct kl_ring free;         /* empty batches (worker -> source) */
+    struct kl_batch *pool;       /* (npool) all its batches */
+    size_t npool;
+    atomic_int busy;             /* holds a batch now */
+    atomic_llong open_events;    /* events in the source's open batches */
+    struct kl_scratch scratch;
+    struct kl_buf enc;
+    struct kl_encoder *encoder;  /* output.format codec (stage_codec.c) */
+    struct kl_explanation xpl;   /* output.explain scratch */
+    uint64_t acc_encode_ns;      /* worker-private; folded into st per batch */
+    uint64_t acc_produce_ns;
+    pthread_mutex_t mu;          /* guards st */
+    struct kl_stage_stats st;    /* its share of the counters */
 };
 
 struct kl_stage {
@@ -37,27 +83,48 @@ struct kl_stage {
     int shutdown_ms;
     int top_k;
     float threshold;
+    int nworkers;
+    int inference;               /* stage.inference */
+    int same_partition;          /* output.partition=same */
+    uint64_t q_max_events, q_max_bytes;
+    double q_resume;
     /* parts */
-    const struct kl_model *model;
-    struct kl_model *own_model;  /* set when we opened it */
-    const struct kl_model_info *mi;
+    struct kl_routes routes;
     const struct kl_transport_ops *ops;
     struct kl_transport *t;
+    struct kl_worker *w;         /* (nworkers) */
+    /* delivery side, under mu */
+    pthread_mutex_t mu;
     struct kl_offsets *offsets;
-    struct kl_batch b;
-    struct kl_scratch scratch;
+    struct kl_stage_stats dlv_st;
+    char fail_reason[512];
+    atomic_llong inflight;       /* produced, not yet reported */
+    /* source thread */
+    struct kl_batcher bt;
+    struct kl_flow flow;
+    struct kl_partmap parts;
+    struct kl_msg *pollbuf;      /* (pollcap) */
+    size_t pollcap;
+    struct kl_event ev;          /* decode scratch */
+    struct kl_decoder *dec;      /* input.format codec (stage_codec.c) */
+    size_t explain;              /* output.explain: tokens per result */
+    struct kl_features feat;     /* featurize scratch, swapped into batches */
+    char reason[KL_BATCH_REASON_MAX];
     struct kl_dlq dlq;
-    struct kl_buf enc;
     char **topics;               /* (ntopics) interned input topic names */
     size_t ntopics;
+    int idle_check;              /* poll once more at once, then close idle */
+    pthread_mutex_t src_mu;      /* guards src_st */
+    struct kl_stage_stats src_st;
+    atomic_llong queued_events;  /* held between poll and release */
+    atomic_llong queued_bytes;
     /* state */
     atomic_int stop;
     atomic_int assigned;         /* input partitions assigned to us now */
+    atomic_int failed;           /* a delivery failed or offsets could not be stored */
+    atomic_int abort;            /* workers: produce nothing more */
     int ran;
     int eof;
-    int failed;                  /* a delivery failed or offsets could not be stored */
-    char fail_reason[512];
-    struct kl_stage_stats st;
 };
 
 static inline int64_t kl_stage_now_us(void)
@@ -65,13 +132,66 @@ static inline int64_t kl_stage_now_us(void)
     return (int64_t)(kl_now_ns() / 1000);
 }
 
+/* Records the first reason the stage must stop (later ones are only
+ * logged by their callers) and sets s->failed. Thread-safe. */
+void kl_stage_fail(struct kl_stage *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Transport callbacks (ud is the stage). */
 void kl_stage_on_delivery(void *ud, const struct kl_delivery *d);
 void kl_stage_on_assign(void *ud, const char *topic, int32_t partition);
 void kl_stage_on_revoke(void *ud, const char *topic, int32_t partition);
 
-/* Predicts the batch in hand, then produces every item in input order.
+/* The interned copy of topic (kept until destroy), or NULL when out of
+ * memory. Source thread only. */
+const char *kl_stage_intern(struct kl_stage *s, const char *topic);
+
+/* Produces the dead letter of msg (class, reason) from the source thread.
  * Returns 0 or a negative code with a reason in err. */
-int kl_stage_process_batch(struct kl_stage *s, char *err, size_t errsz);
+int kl_stage_emit_dead_letter(struct kl_stage *s, const struct kl_msg *msg,
+                              int64_t t_poll_us, const char *cls,
+                              const char *reason, char *err, size_t errsz);
+
+/* Encodes and produces the result of item i of batch b (worker w). Returns
+ * 0 or a negative code with a reason in err. */
+int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
+                         struct kl_batch *b, size_t i, char *err,
+                         size_t errsz);
+
+/* The source thread's loop (stage_src.c): returns when stop is asked, the
+ * input ends, the stage failed, or on a fatal error (then a negative code
+ * with a reason in err). Open batches are left open. */
+int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz);
+
+/* Hands a closed batch to its worker (the batcher's emit callback). */
+void kl_stage_emit_batch(void *ud, struct kl_batch *b);
+
+/* Workers (worker.c): allocate pools and rings, start, and tear down. */
+int kl_workers_init(struct kl_stage *s, char *err, size_t errsz);
+int kl_workers_start(struct kl_stage *s, char *err, size_t errsz);
+/* Closes the rings, lets the workers finish what is queued until
+ * deadline_us (serving deliveries meanwhile), then interrupts and joins
+ * them. */
+void kl_workers_finish(struct kl_stage *s, int64_t deadline_us);
+void kl_workers_fini(struct kl_stage *s);
+
+/* Codecs (stage_codec.c): the decoder and, after kl_workers_init(), one
+ * encoder per worker. Returns 0 or a negative code with a reason in err;
+ * kl_stage_codecs_fini() frees what was made (safe after a failure). */
+struct kl_config;
+int kl_stage_codecs_init(struct kl_stage *s, const struct kl_config *cfg,
+                         char *err, size_t errsz);
+void kl_stage_codecs_fini(struct kl_stage *s);
+
+/* Encodes the result of item i of batch b into w->enc with w's encoder
+ * (and, with output.explain, its explanation). Worker w's thread. Returns
+ * 0, KL_ENOMEM or KL_EINVAL. */
+int kl_stage_encode_result(struct kl_stage *s, struct kl_worker *w,
+                           struct kl_batch *b, size_t i,
+                           const struct kl_source *src);
+
+/* Adds src's counters and histograms into dst. */
+void kl_stage_stats_merge(struct kl_stage_stats *dst,
+                          const struct kl_stage_stats *src);
 
 #endif

@@ -5,10 +5,13 @@
  * end-of-line as the value). Each produced record is written as its value
  * and a newline; headers and keys are not written. Writes complete at once;
  * their completions are reported from the next poll/service/close, so the
- * caller sees the same order of events as with Kafka. Serves
- * `klabel predict`, tests and demos.
+ * caller sees the same order of events as with Kafka. produce() may come
+ * from other threads than poll() (the stage's workers): writes and the
+ * completion list are under a mutex. Serves `klabel predict`, tests and
+ * demos.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +26,11 @@ struct kl_file_transport {
     char *in_name;
     int64_t lineno;           /* lines read so far */
     int eof, paused;
+    pthread_mutex_t mu;       /* guards out/dlq_out writes and pending */
     void **pending;           /* (npending) tokens whose write completed */
     size_t npending, pending_cap;
+    void **serving;           /* (serving_cap) pending, swapped out to serve */
+    size_t serving_cap;
     void (*on_delivery)(void *ud, const struct kl_delivery *d);
     void *ud;
 };
@@ -52,6 +58,7 @@ static int ft_open(const struct kl_transport_params *p,
         goto out;
     }
     ft->base.ops = &kl_transport_file;
+    pthread_mutex_init(&ft->mu, NULL);
     ft->in = p->in;
     ft->out = p->out;
     ft->dlq_out = p->dlq_out;
@@ -68,6 +75,7 @@ static int ft_open(const struct kl_transport_params *p,
     ft = NULL;
 out:
     if (ft) {
+        pthread_mutex_destroy(&ft->mu);
         free(ft->in_name);
         free(ft->dlq_topic);
         free(ft);
@@ -77,16 +85,27 @@ out:
     return rc;
 }
 
-/* Reports every completed write to the caller, in order. */
+/* Reports every completed write to the caller, in order (outside the
+ * lock: the callback may produce). */
 static void ft_serve(struct kl_file_transport *ft)
 {
-    size_t i, n = ft->npending;
+    void **list;
+    size_t i, n, cap;
 
+    pthread_mutex_lock(&ft->mu);
+    n = ft->npending;
+    list = ft->pending;
+    cap = ft->pending_cap;
+    ft->pending = ft->serving;
+    ft->pending_cap = ft->serving_cap;
     ft->npending = 0;
+    pthread_mutex_unlock(&ft->mu);
     for (i = 0; i < n; i++) {
-        struct kl_delivery d = {ft->pending[i], 0, NULL, NULL, -1, -1};
+        struct kl_delivery d = {list[i], 0, NULL, NULL, -1, -1};
         ft->on_delivery(ft->ud, &d);
     }
+    ft->serving = list;
+    ft->serving_cap = cap;
 }
 
 static int ft_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
@@ -160,6 +179,7 @@ static int ft_produce(struct kl_transport *t, const struct kl_out_msg *m,
 
     if (ft->dlq_topic && m->topic && !strcmp(m->topic, ft->dlq_topic))
         f = ft->dlq_out;
+    pthread_mutex_lock(&ft->mu);
     if (ft->npending == ft->pending_cap) {
         size_t cap = ft->pending_cap ? ft->pending_cap * 2 : 64;
         void **p = realloc(ft->pending, cap * sizeof *p);
@@ -184,6 +204,7 @@ static int ft_produce(struct kl_transport *t, const struct kl_out_msg *m,
     }
     ft->pending[ft->npending++] = token;
 out:
+    pthread_mutex_unlock(&ft->mu);
     return rc;
 }
 
@@ -233,7 +254,9 @@ static int ft_close(struct kl_transport *t, int timeout_ms, char *err,
         snprintf(err, errsz, "file transport: flush: %s", strerror(errno));
         rc = KL_EIO;
     }
+    pthread_mutex_destroy(&ft->mu);
     free(ft->pending);
+    free(ft->serving);
     free(ft->in_name);
     free(ft->dlq_topic);
     free(ft);

@@ -8,6 +8,7 @@ PKGS=(
   build-essential pkg-config
   librdkafka-dev libavro-dev libopenblas-dev libcjson-dev libcriterion-dev
   libutf8proc-dev libsodium-dev libmicrohttpd-dev libstemmer-dev
+  libcurl4-openssl-dev  # Schema Registry client (plugin/http_client.c)
   clang-14 libclang-rt-14-dev
   default-jdk-headless maven
   python3 python3-venv python3-pip

@@ -199,6 +199,8 @@ struct kl_model_info {
                                     or NULL when the file has none */
     const char *file_format;   /* "safetensors", "fasttext-bin" or
                                   "fasttext-ftz" (a quantized fastText file) */
+    int quant;                 /* enum kl_quant_scheme of the input matrix
+                                  (KL_QUANT_NONE: dense floats) */
 };
 
 struct kl_model; /* opaque; immutable once opened, safe to share across threads */
@@ -210,17 +212,22 @@ struct kl_model; /* opaque; immutable once opened, safe to share across threads 
  * A fastText model file (.bin, or quantized .ftz; recognized by its magic
  * number, whatever its name) opens too, with identical predictions: it is
  * read and checked as untrusted input, its matrices are copied into memory
- * the model owns (a .ftz is dequantized: rows x dim floats), its labels lose
- * the "__label__" prefix (when all have it) and its tokenizer is
- * KL_TOK_FASTTEXT. Supervised models only. */
+ * the model owns (a .ftz input matrix stays product-quantized codes,
+ * info.quant KL_QUANT_PQ, when the "pq" layout below holds it exactly: no
+ * separate norms (qnorm) and every sub-vector dsub wide; otherwise it is
+ * dequantized into rows x dim floats, as is a quantized output matrix), its
+ * labels lose the "__label__" prefix (when all have it) and its tokenizer
+ * is KL_TOK_FASTTEXT. Supervised models only. */
 int kl_model_open(const char *path, struct kl_model **out, char *err,
                   size_t errsz);
 
 /* Writes m as a klabel safetensors model to path (temporary file, then
- * rename): tensors "input" (rows, dim), "output" (nlabels, dim), "vocab",
- * and "pruneidx" (pairs, 2) I32 for a pruned dictionary (fastText .ftz);
- * metadata as kl_model_info(m) says (with "label_counts" when known), its
- * "training" object kept, and id / version replaced when not NULL. The
+ * rename): tensors "input" (rows, dim) or, for a quantized input, the
+ * tensors of its kl_quant_scheme as they are (never re-quantized), "output"
+ * (nlabels, dim), "vocab", and "pruneidx" (pairs, 2) I32 for a pruned
+ * dictionary (fastText .ftz); metadata as kl_model_info(m) says (with
+ * "label_counts" when known), its "training" and "quant" objects kept, and
+ * id / version replaced when not NULL. The
  * file opens with kl_model_open() and predicts exactly as m. This is how
  * `klabel import` converts fastText files. Returns 0, KL_EIO, KL_ENOMEM or
  * KL_EINVAL with a reason in err. */
@@ -284,6 +291,9 @@ struct kl_scratch {
     float *hidden;  /* (rows, dim) */
     float *logits;  /* (rows, nlabels) */
     size_t rows_cap, hidden_cap, logits_cap;
+    void *nn;       /* private: the neural architectures' buffers
+                       (engine/nn.h), grown on demand, freed by
+                       kl_scratch_fini() */
 };
 
 void kl_scratch_init(struct kl_scratch *s);
@@ -304,6 +314,44 @@ int kl_model_predict_batch(const struct kl_model *m,
                            const struct kl_features *const *feats, size_t n,
                            int k, float threshold, struct kl_scratch *s,
                            struct kl_prediction *out);
+
+/* ------------------------------------------------------- neural models */
+
+/* Model architectures. kl_model_info.architecture names them: "fasttext";
+ * "bilstm" (token embedding -> one or more bidirectional LSTM layers ->
+ * last-state or max-over-time pooling -> dense layer with softmax or
+ * sigmoid); "textcnn" (token embedding -> parallel 1-D convolutions of
+ * several widths -> ReLU -> max over time -> dense layer). For the neural
+ * ones kl_model_featurize() gives vocabulary ids (embedding rows) in text
+ * order and kl_model_predict_batch() runs the network; tensors and
+ * metadata are in docs/model-format.md. */
+enum kl_arch { KL_ARCH_FASTTEXT = 0, KL_ARCH_BILSTM = 1, KL_ARCH_TEXTCNN = 2 };
+
+enum kl_nn_pool { KL_NN_POOL_LAST = 0, KL_NN_POOL_MAX = 1 };
+
+#define KL_NN_LAYERS_MAX 4 /* stacked bilstm layers */
+#define KL_NN_WIDTHS_MAX 8 /* textcnn convolution widths */
+
+/* Training options of the neural architectures (kl_train_opts.nn); the
+ * shared ones (dim = embedding width, epoch, seed, loss, tokenizer,
+ * valid_path, min_count, verbose) stay in kl_train_opts. */
+struct kl_nn_opts {
+    int32_t max_vocab;  /* most frequent words kept (default 10000) */
+    int32_t max_len;    /* tokens kept per text, the first ones (100) */
+    int32_t hidden;     /* bilstm: LSTM units per direction (default 64) */
+    int32_t layers;     /* bilstm: stacked layers (default 1) */
+    int pool;           /* bilstm: enum kl_nn_pool (default last) */
+    int32_t channels;   /* textcnn: filters per width (default 100) */
+    int32_t nwidths;    /* textcnn: widths used (default 3) */
+    int32_t widths[KL_NN_WIDTHS_MAX]; /* (nwidths) default 3, 4, 5 */
+    int32_t batch;      /* mini-batch size (default 32) */
+    float lr;           /* Adam step size (default 0.002) */
+    float dropout;      /* on embeddings and pooled features (0.2) */
+    float clip;         /* global gradient-norm clip, 0 = none (5) */
+    int32_t patience;   /* early stopping with valid_path: stop after this
+                           many epochs without a better validation loss,
+                           keep the best epoch's weights (default 2) */
+};
 
 /* ------------------------------------------------------------- training */
 
@@ -334,6 +382,11 @@ struct kl_train_opts {
                                        "word v1 .. vdim"): initial input
                                        rows of the vocabulary words found
                                        in it; its dim must equal dim */
+    int arch;               /* enum kl_arch (default fasttext); bilstm and
+                               textcnn train with o->nn, mini-batch Adam
+                               and cross-entropy (softmax, or sigmoid for
+                               ova: a single output with 2 labels) */
+    struct kl_nn_opts nn;   /* arch bilstm / textcnn only */
 };
 
 /* Fills o with the defaults above. */
@@ -522,6 +575,66 @@ int kl_model_explain_batch(const struct kl_model *m,
                            const struct kl_prediction *pred,
                            const struct kl_scratch *s, size_t top,
                            struct kl_explanation *x);
+
+/* ---------------------------------------------------------- quantization */
+
+/* How a model's input matrix is stored (docs/model-format.md). */
+enum kl_quant_scheme {
+    KL_QUANT_NONE = 0, /* "input" F32 (rows, dim) */
+    KL_QUANT_INT8 = 1, /* "input.q" I8 (rows, dim) + "input.scale" F32
+                          (rows): row r = q[r] * scale[r], scale = max|x|/127 */
+    KL_QUANT_PQ = 2    /* product quantization: "input.codes" U8 (rows,
+                          dim / dsub) + "input.centroids" F32 (dim / dsub,
+                          256, dsub) */
+};
+
+struct kl_quant_opts {
+    int scheme;      /* KL_QUANT_INT8 (default) or KL_QUANT_PQ */
+    int32_t dsub;    /* pq: floats per sub-vector, must divide dim (default
+                        2: 8x smaller than F32) */
+    int64_t cutoff;  /* > 0: keep only the cutoff hashed n-gram rows of
+                        largest L2 norm (vocabulary rows are always kept)
+                        and write a "pruneidx"; n-grams dropped are then
+                        ignored by featurization. 0 (default) = all rows */
+    uint64_t seed;   /* pq: k-means sample and start (default 1) */
+    int verbose;     /* 1 = progress on stderr */
+};
+
+/* Fills o with the defaults above. */
+void kl_quant_opts_init(struct kl_quant_opts *o);
+
+/* Writes m with its input matrix quantized as o says to path, a klabel
+ * safetensors model (temporary file, then rename) whose metadata gains
+ * "quant" ({"scheme", "bits", ...}) and keeps m's id, version, labels,
+ * tokenizer and "training"; the output matrix stays F32. m must have a
+ * dense input matrix (a safetensors model that is not quantized, or a
+ * fastText .bin / .ftz). Prediction on the file sums dequantized rows.
+ * Returns 0, KL_EINVAL (bad option, m already quantized, dim not a
+ * multiple of dsub, a non-UTF-8 vocabulary), KL_EIO or KL_ENOMEM with a
+ * reason in err. */
+int kl_model_quantize(const struct kl_model *m, const struct kl_quant_opts *o,
+                      const char *path, char *err, size_t errsz);
+
+/* --------------------------------------------------------------- tensors */
+
+/* One tensor of a model file, as kl_model_tensor() describes it. */
+struct kl_tensor_info {
+    const char *name;   /* borrowed; valid until kl_model_destroy() */
+    const char *dtype;  /* "F32", "F16", "I8", "U8", "I32", ... (static) */
+    int ndim;
+    uint64_t shape[4];  /* (ndim) */
+    uint64_t bytes;     /* size of its data */
+    uint64_t offset;    /* file offset of its first byte */
+};
+
+/* Tensors in m's file, in file order (0 for a model opened from a
+ * fastText .bin / .ftz: its matrices live in memory). */
+size_t kl_model_tensor_count(const struct kl_model *m);
+
+/* Describes tensor i (< kl_model_tensor_count(m)) into *out. Returns 0 or
+ * KL_EINVAL (no model, i out of range). */
+int kl_model_tensor(const struct kl_model *m, size_t i,
+                    struct kl_tensor_info *out);
 
 #ifdef __cplusplus
 }

@@ -7,9 +7,14 @@
  * struct kl_transport whose `ops` points back at its table. Transports are
  * registered in a static table (kl_transport_find); no code generation.
  *
- * Threading: a transport object is used from one thread (the stage's).
- * Completion and revoke callbacks run on that thread, from inside poll(),
- * service(), produce() (when it waits for queue space) or close().
+ * Threading: open(), poll(), service(), mark_done(), pause(), resume()
+ * and close() are called from one thread (the stage's source thread);
+ * produce() and release() may also be called from other threads (the
+ * stage's inference workers) at the same time, and so may wake() and
+ * interrupt(). Revoke/assign callbacks run on the source thread inside
+ * poll(); completion callbacks run on whichever thread is inside poll(),
+ * service(), produce() (when it waits for queue space) or close(), so
+ * they must be thread-safe.
  */
 #ifndef KLABEL_TRANSPORT_H
 #define KLABEL_TRANSPORT_H
@@ -22,7 +27,7 @@
 extern "C" {
 #endif
 
-#define KL_TRANSPORT_ABI_VERSION 1
+#define KL_TRANSPORT_ABI_VERSION 2
 
 /* poll() returns this (positive) when the input has ended for good (end of
  * file); *n may still be > 0 on that call. */
@@ -156,11 +161,21 @@ struct kl_transport_ops {
     int (*resume)(struct kl_transport *t);
 
     /* Flushes what was produced (serving deliveries), commits the marked
-     * offsets synchronously, leaves the group and frees t (always, even on
-     * error). Bounded by timeout_ms. Returns 0, or a negative code when
-     * something could not be flushed or committed in time. */
+     * offsets, leaves the group and frees t (always, even on error).
+     * Bounded by timeout_ms (kafka: plus at most 0.5 s to destroy its
+     * clients, even with the broker unreachable). Returns 0, or a negative
+     * code when something could not be flushed or committed in time. */
     int (*close)(struct kl_transport *t, int timeout_ms, char *err,
                  size_t errsz);
+
+    /* Version 2; either may be NULL. Both thread-safe. */
+    /* Makes a poll() that is waiting return at once (with what it has),
+     * or the next one if none is waiting. */
+    void (*wake)(struct kl_transport *t);
+    /* From now on, produce() calls waiting for queue space (and later
+     * ones that would wait) return KL_ESTATE: a shutdown deadline has
+     * passed. */
+    void (*interrupt)(struct kl_transport *t);
 };
 
 extern const struct kl_transport_ops kl_transport_kafka;

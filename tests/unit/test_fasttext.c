@@ -21,8 +21,9 @@
 #include "../../engine/hs.h"
 #include "../../engine/topk.h"
 
-static const char *const fixtures[] = {"tie.bin", "hs.bin", "ova_char.bin",
-                                       "pruned.ftz", "qout.ftz"};
+static const char *const fixtures[] = {"tie.bin",      "hs.bin",
+                                       "ova_char.bin", "pruned.ftz",
+                                       "pq_codes.ftz", "qout.ftz"};
 #define NFIX (sizeof fixtures / sizeof fixtures[0])
 
 static char tmpdir[64];
@@ -181,7 +182,7 @@ Test(fasttext_model, predictions_equal_fasttext)
     }
     fclose(f);
     kl_model_destroy(m);
-    cr_expect_geq(lines, 5 * 15);
+    cr_expect_geq(lines, NFIX * 15);
 }
 
 Test(fasttext_model, info_of_an_opened_file)
@@ -209,6 +210,11 @@ Test(fasttext_model, info_of_an_opened_file)
     cr_expect_str_eq(kl_model_info(m)->file_format, "fasttext-ftz");
     cr_expect_eq(kl_model_info(m)->minn, 1);
     cr_expect_eq(kl_model_info(m)->maxn, 2);
+    cr_expect_eq(kl_model_info(m)->quant, KL_QUANT_NONE); /* qnorm: dense */
+    kl_model_destroy(m);
+    cr_assert_eq(kl_model_open(fix_path("pq_codes.ftz"), &m, err,
+                               sizeof err), KL_OK, "%s", err);
+    cr_expect_eq(kl_model_info(m)->quant, KL_QUANT_PQ); /* codes kept */
     kl_model_destroy(m);
 }
 
@@ -237,6 +243,8 @@ Test(fasttext_model, import_round_trip, .init = setup, .fini = teardown)
                      kl_model_info(a)->label_counts[0]);
         cr_expect(strstr(kl_model_info(b)->metadata_json,
                          "\"source\":\"fasttext\""));
+        cr_expect_eq(kl_model_info(b)->quant, kl_model_info(a)->quant,
+                     "%s", fixtures[i]);
         for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
             struct kl_prediction pa, pb;
             predict(a, texts[t], &pa);
@@ -494,7 +502,8 @@ Test(topk, ties_come_out_in_libstdcxx_heap_order)
         {7, 3, {1, 1, 1, 1, 1, 1, 1}, {6, 1, 5}},
         {7, 7, {1, 1, 1, 1, 1, 1, 1}, {3, 1, 4, 6, 5, 2, 0}},
         {8, 5, {0, 2, 2, 1, 2, 0, 1, 2}, {1, 4, 7, 2, 3}},
-        {10, 16, {3, 1, 3, 1, 3, 1, 3, 1, 3, 1}, {0, 8, 4, 2, 6, 7, 9, 3, 5, 1}},
+        {10, 16, {3, 1, 3, 1, 3, 1, 3, 1, 3, 1},
+         {0, 8, 4, 2, 6, 7, 9, 3, 5, 1}},
     };
 
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

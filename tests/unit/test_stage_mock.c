@@ -1,14 +1,20 @@
 /*
- * Unit tests of the stage (plugin/stage.c, stage_out.c, transport_kafka.c)
- * against librdkafka's in-process mock cluster: good events give results
+ * Unit tests of the stage (plugin/stage.c, stage_src.c, worker.c,
+ * stage_out.c, transport_kafka.c) against librdkafka's in-process mock
+ * cluster: good events give results
  * with the right ids, keys, headers and source coordinates and commit the
  * end offsets; bad events go to the dead-letter topic with the right
  * klabel.* headers while their neighbours are labeled; retriable produce
  * errors still end with every result delivered and committed; a permanent
  * produce error stops the stage with an error and leaves its offset
- * uncommitted; a fatal producer error stops it too. The last test runs the
- * same stage over the "file" transport (no broker). A tiny model is trained
- * in each test's init.
+ * uncommitted; a fatal producer error stops it too. Threads: with two
+ * workers and output.partition=same every input partition's results come
+ * out in offset order; routing by kind sends events to two models (the
+ * result names the model) and dead-letters an unrouted kind as no_route;
+ * pass-through (stage.inference=false) labels nothing and still delivers;
+ * a slow worker and a small queue make the input pause and resume with
+ * nothing lost. The last test runs the same stage over the "file"
+ * transport (no broker). A tiny model is trained in each test's init.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -20,6 +26,7 @@
 #include <cJSON.h>
 
 #include "config.h"
+#include "health.h"
 #include "klabel/engine.h"
 #include "log.h"
 #include "mock.h"
@@ -58,17 +65,15 @@ static const char *const sports[] = {"football", "goal", "match", "team",
 static const char *const money[] = {"stock", "market", "bank", "price",
                                     "shares", "profit", "trader", "bonds"};
 
-static void train_tiny(void)
+/* Trains the tiny sports/finance model with id `id` into path. */
+static void train_into(const char *path, const char *id)
 {
     struct kl_train_opts o;
     char train[160], err[256];
     FILE *f;
     int i;
 
-    snprintf(dir, sizeof dir, "/tmp/klabel-test-stage-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
     snprintf(train, sizeof train, "%s/train.tsv", dir);
-    snprintf(model_path, sizeof model_path, "%s/tiny.safetensors", dir);
     f = fopen(train, "w");
     cr_assert_not_null(f);
     for (i = 0; i < 200; i++) {
@@ -79,7 +84,7 @@ static void train_tiny(void)
     }
     fclose(f);
     kl_train_opts_init(&o);
-    o.id = "tiny";
+    o.id = id;
     o.version = "1";
     o.tok.mode = KL_TOK_UNICODE;
     o.dim = 8;
@@ -87,9 +92,17 @@ static void train_tiny(void)
     o.lr = 0.5f;
     o.bucket = 1000;
     o.verbose = 0;
-    cr_assert_eq(kl_train_file(&o, train, model_path, err, sizeof err), 0,
+    cr_assert_eq(kl_train_file(&o, train, path, err, sizeof err), 0,
                  "train: %s", err);
     unlink(train);
+}
+
+static void train_tiny(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/klabel-test-stage-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(model_path, sizeof model_path, "%s/tiny.safetensors", dir);
+    train_into(model_path, "tiny");
 }
 
 /* ------------------------------------------------------------ the stage */
@@ -101,6 +114,16 @@ static void *run_thread(void *arg)
     f->rc = kl_stage_run(f->s, f->err, sizeof f->err);
     return NULL;
 }
+
+static void cfg_set(const char *k, const char *v)
+{
+    char err[512];
+
+    cr_assert_eq(kl_config_set(fx.cfg, k, v, err, sizeof err), 0, "%s=%s: %s",
+                 k, v, err);
+}
+
+static void base_config(void);
 
 static void setup(void)
 {
@@ -115,22 +138,13 @@ static void setup(void)
     cr_assert_eq(kl_mock_topic(&fx.mock, T_DLQ, 1, err, sizeof err), 0);
     fx.cfg = kl_config_create();
     cr_assert_not_null(fx.cfg);
+    base_config();
 }
 
-static void cfg_set(const char *k, const char *v)
+/* The configuration every test starts from (set in setup; a test may
+ * override keys before start_stage()). */
+static void base_config(void)
 {
-    char err[512];
-
-    cr_assert_eq(kl_config_set(fx.cfg, k, v, err, sizeof err), 0, "%s=%s: %s",
-                 k, v, err);
-}
-
-/* Configures and starts the stage in a thread; waits for its assignment. */
-static void start_stage(void)
-{
-    char err[512];
-    int i;
-
     cfg_set("input.topics", T_IN);
     cfg_set("output.topic", T_OUT);
     cfg_set("dlq.topic", T_DLQ);
@@ -141,6 +155,14 @@ static void start_stage(void)
     cfg_set("shutdown.timeout.ms", "10000");
     cfg_set("kafka.bootstrap.servers", fx.mock.bootstraps);
     cfg_set("kafka.consumer.fetch.wait.max.ms", "10");
+}
+
+/* Starts the stage in a thread; waits for its assignment. */
+static void start_stage(void)
+{
+    char err[512];
+    int i;
+
     cr_assert_eq(kl_stage_create(fx.cfg, NULL, &fx.s, err, sizeof err), 0,
                  "%s", err);
     cr_assert_eq(pthread_create(&fx.th, NULL, run_thread, &fx), 0);
@@ -170,6 +192,8 @@ static void teardown(void)
     kl_config_destroy(fx.cfg);
     kl_mock_stop(&fx.mock);
     snprintf(p, sizeof p, "%s/tiny.safetensors", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/txn.safetensors", dir);
     unlink(p);
     rmdir(dir);
 }
@@ -261,6 +285,7 @@ static int64_t end_offset(rd_kafka_t *rk, int32_t p)
 
 struct rec {
     char key[32];
+    int32_t part;          /* output partition */
     char *value;           /* owned */
     size_t len;
     char hdr_trace[32];
@@ -298,6 +323,7 @@ static int on_record(void *ud, const rd_kafka_message_t *rkm)
         return 1;
     r = &s->r[s->n++];
     memset(r, 0, sizeof *r);
+    r->part = rkm->partition;
     snprintf(r->key, sizeof r->key, "%.*s", (int)rkm->key_len,
              (const char *)rkm->key);
     r->value = malloc(rkm->len + 1);
@@ -603,6 +629,224 @@ Test(stage_mock, fatal_producer_error_stops_stage)
     rd_kafka_destroy(rk);
 }
 
+/* ------------------------------------------------------------- threads */
+
+/* Produces a good event of the given kind (NULL: no kind). */
+static void produce_kind(rd_kafka_t *rk, long id, const char *kind)
+{
+    char v[256];
+
+    if (kind)
+        snprintf(v, sizeof v, "{\"id\":%ld,\"text\":\"%s %s\",\"kind\":\"%s\"}",
+                 id, id % 2 ? "stock" : "football", id % 2 ? "market" : "goal",
+                 kind);
+    else
+        snprintf(v, sizeof v, "{\"id\":%ld,\"text\":\"%s\"}", id,
+                 id % 2 ? "stock market" : "football goal");
+    produce_input(rk, id, v, strlen(v), 0);
+}
+
+/* Checks that, read per output partition, results carry strictly
+ * increasing source offsets of the same input partition. */
+static void expect_partition_order(const struct sink *out)
+{
+    int64_t last[IN_PARTS];
+    long i;
+    int p;
+
+    for (p = 0; p < IN_PARTS; p++)
+        last[p] = -1;
+    for (i = 0; i < out->n; i++) {
+        cJSON *j = cJSON_Parse(out->r[i].value);
+        const cJSON *src = cJSON_GetObjectItem(j, "source");
+        const cJSON *sp = cJSON_GetObjectItem(src, "partition");
+        const cJSON *so = cJSON_GetObjectItem(src, "offset");
+        int32_t part;
+        int64_t off;
+
+        cr_assert(cJSON_IsNumber(sp) && cJSON_IsNumber(so), "%s",
+                  out->r[i].value);
+        part = (int32_t)sp->valuedouble;
+        off = (int64_t)so->valuedouble;
+        cr_assert(part >= 0 && part < IN_PARTS);
+        cr_expect_eq(out->r[i].part, part,
+                     "output.partition=same: input %d went to %d", (int)part,
+                     (int)out->r[i].part);
+        cr_expect_gt(off, last[part], "partition %d: offset %lld after %lld",
+                     (int)part, (long long)off, (long long)last[part]);
+        last[part] = off;
+        cJSON_Delete(j);
+    }
+}
+
+Test(stage_mock, two_workers_keep_partition_order)
+{
+    static struct sink out;
+    char err[512];
+    rd_kafka_t *rk;
+    long i, n = 900;
+    struct kl_stage_stats st;
+
+    cr_assert_eq(kl_mock_topic(&fx.mock, "out3", IN_PARTS, err, sizeof err),
+                 0);
+    cfg_set("output.topic", "out3");
+    cfg_set("output.partition", "same");
+    cfg_set("workers", "2");
+    cfg_set("batch.max.size", "16");
+    cfg_set("batch.max.delay.us", "300");
+    start_stage();
+    cr_expect_eq(kl_stage_worker_count(fx.s), 2);
+    rk = input_producer();
+    for (i = 0; i < n; i++)
+        produce_good(rk, i);
+    finish_inputs(rk);
+    read_topic("out3", IN_PARTS, n, &out);
+    cr_assert_eq(out.n, n, "results: %ld of %ld", out.n, n);
+    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    expect_partition_order(&out);
+    kl_stage_get_stats(fx.s, &st);
+    cr_expect_eq(st.out, (uint64_t)n);
+    cr_expect_geq(st.batches, (uint64_t)n / 16);
+    cr_expect_eq(st.batch_size.count, st.batches);
+    cr_expect_eq(st.queue_wait_us.count, (uint64_t)n);
+    cr_expect_eq(st.produce_us.count, (uint64_t)n);
+    cr_expect_eq(st.queued, 0);
+    expect_committed_end(rk);
+    free_sink(&out);
+    rd_kafka_destroy(rk);
+}
+
+Test(stage_mock, routes_by_kind_to_two_models)
+{
+    static struct sink out, dlq;
+    char err[512], txn_path[160];
+    rd_kafka_t *rk;
+    long i, n = 300, id;
+    const char *kinds[] = {"news", "transaction", "sport"};
+    const struct kl_model_info *mi;
+    const char *name;
+
+    snprintf(txn_path, sizeof txn_path, "%s/txn.safetensors", dir);
+    train_into(txn_path, "txn-model");
+    cr_assert_eq(kl_mock_topic(&fx.mock, "out3", IN_PARTS, err, sizeof err),
+                 0);
+    cfg_set("output.topic", "out3");
+    cfg_set("output.partition", "same");
+    cfg_set("model.path", "");
+    cfg_set("models", "news,txn");
+    cfg_set("model.news.path", model_path);
+    cfg_set("model.txn.path", txn_path);
+    cfg_set("route.kind.news", "news");
+    cfg_set("route.kind.transaction", "txn");
+    cfg_set("route.default", "none");
+    cfg_set("batch.max.size", "8");
+    start_stage();
+    cr_assert_eq(kl_stage_model_count(fx.s), 2);
+    mi = kl_stage_model_info(fx.s, 1, &name);
+    cr_expect_str_eq(name, "txn");
+    cr_expect_str_eq(mi->id, "txn-model");
+    rk = input_producer();
+    for (i = 0; i < n; i++)
+        produce_kind(rk, i, kinds[i % 3]);
+    finish_inputs(rk);
+    read_topic("out3", IN_PARTS, n / 3 * 2, &out);
+    read_topic(T_DLQ, 1, n / 3, &dlq);
+    cr_assert_eq(out.n, n / 3 * 2, "results: %ld", out.n);
+    cr_assert_eq(dlq.n, n / 3, "dead letters: %ld", dlq.n);
+    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    for (i = 0; i < out.n; i++) {
+        cJSON *j = cJSON_Parse(out.r[i].value);
+        const cJSON *mid = cJSON_GetObjectItem(
+            cJSON_GetObjectItem(j, "model"), "id");
+
+        check_result(&out.r[i], &id);
+        cr_expect_neq(id % 3, 2, "sport was labeled");
+        cr_expect(cJSON_IsString(mid) &&
+                      !strcmp(mid->valuestring,
+                              id % 3 == 0 ? "tiny" : "txn-model"),
+                  "id %ld (%s) labeled by %s", id, kinds[id % 3],
+                  cJSON_IsString(mid) ? mid->valuestring : "?");
+        cJSON_Delete(j);
+    }
+    /* Kinds alternate within each partition: results still in order. */
+    expect_partition_order(&out);
+    for (i = 0; i < dlq.n; i++)
+        cr_expect_str_eq(dlq.r[i].cls, "no_route", "%s", dlq.r[i].reason);
+    expect_committed_end(rk);
+    free_sink(&out);
+    free_sink(&dlq);
+    rd_kafka_destroy(rk);
+}
+
+Test(stage_mock, pass_through_labels_nothing)
+{
+    static struct sink out;
+    rd_kafka_t *rk;
+    long i, n = 100;
+    struct kl_stage_stats st;
+
+    cfg_set("stage.inference", "false");
+    start_stage();
+    rk = input_producer();
+    for (i = 0; i < n; i++)
+        produce_good(rk, i);
+    finish_inputs(rk);
+    read_topic(T_OUT, 2, n, &out);
+    cr_assert_eq(out.n, n);
+    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    for (i = 0; i < out.n; i++) {
+        cJSON *j = cJSON_Parse(out.r[i].value);
+        const cJSON *mid = cJSON_GetObjectItem(
+            cJSON_GetObjectItem(j, "model"), "id");
+
+        cr_expect(cJSON_IsNull(cJSON_GetObjectItem(j, "label")), "%s",
+                  out.r[i].value);
+        cr_expect(cJSON_IsString(mid) && !strcmp(mid->valuestring, "tiny"));
+        cJSON_Delete(j);
+    }
+    kl_stage_get_stats(fx.s, &st);
+    cr_expect_eq(st.featurize_ns, 0, "nothing featurized");
+    expect_committed_end(rk);
+    free_sink(&out);
+    rd_kafka_destroy(rk);
+}
+
+Test(stage_mock, small_queue_pauses_and_resumes_without_loss)
+{
+    static struct sink out;
+    rd_kafka_t *rk;
+    unsigned char seen[MAXN] = {0};
+    long i, n = 400, id, distinct = 0;
+    struct kl_stage_stats st;
+
+    kl_health_configure(0, 3); /* the worker sleeps 3 ms before each batch */
+    cfg_set("queue.max.events", "24");
+    cfg_set("queue.resume.ratio", "0.25");
+    cfg_set("batch.max.size", "8");
+    start_stage();
+    rk = input_producer();
+    for (i = 0; i < n; i++)
+        produce_good(rk, i);
+    finish_inputs(rk);
+    read_topic(T_OUT, 2, n, &out);
+    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    kl_health_configure(0, 0);
+    for (i = 0; i < out.n; i++) {
+        check_result(&out.r[i], &id);
+        if (!seen[id]++)
+            distinct++;
+    }
+    cr_expect_eq(distinct, n, "distinct results %ld of %ld", distinct, n);
+    kl_stage_get_stats(fx.s, &st);
+    cr_expect_gt(st.pauses, 0, "never paused");
+    cr_expect_gt(st.resumes, 0, "never resumed");
+    cr_expect_eq(st.paused, 0, "ends resumed or stopped with an empty queue");
+    cr_expect_eq(st.queued, 0);
+    expect_committed_end(rk);
+    free_sink(&out);
+    rd_kafka_destroy(rk);
+}
+
 /* ------------------------------------------------ the same stage on files */
 
 static void file_setup(void)
@@ -643,6 +887,9 @@ Test(stage_file, lines_in_results_and_dead_letters_out, .init = file_setup,
                                sizeof err), 0);
     cr_assert_eq(kl_config_set(cfg, "batch.max.size", "64", err, sizeof err),
                  0);
+    /* Batches close on size only (and the last at the end of input). */
+    cr_assert_eq(kl_config_set(cfg, "batch.max.delay.us", "10000000", err,
+                               sizeof err), 0);
     memset(&io, 0, sizeof io);
     io.ops = &kl_transport_file;
     io.in = in;
@@ -656,6 +903,11 @@ Test(stage_file, lines_in_results_and_dead_letters_out, .init = file_setup,
     cr_expect_eq(st.out, 300);
     cr_expect_eq(st.dlq, 2);
     cr_expect_eq(st.batches, 5); /* 64 * 4 + 46 */
+    cr_expect_eq(st.closes[KL_CLOSE_SIZE], 4);
+    cr_expect_eq(st.closes[KL_CLOSE_FLUSH], 1);
+    cr_expect_eq(st.batch_size.count, 5);
+    cr_expect_eq(st.queue_wait_us.count, 300);
+    cr_expect_eq(st.queued, 0);
     rewind(out);
     while (fgets(line, sizeof line, out)) {
         cJSON *j = cJSON_Parse(line);

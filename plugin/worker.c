@@ -1,0 +1,291 @@
+/*
+ * The stage's inference workers (stage_priv.h): each pops closed batches
+ * from its ring in order, predicts each with the batch's model (one
+ * kl_model_predict_batch() per batch; OpenBLAS runs one thread per worker,
+ * set once at stage creation), produces the results in input order,
+ * releases the input messages and hands the empty batch back to the
+ * source. Its counters are folded into w->st once per batch.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "health.h"
+#include "log.h"
+#include "metrics.h"
+#include "stage_priv.h"
+
+#define SLOTS_MIN 2   /* closed batches a worker's ring holds, at least */
+#define SLOTS_MAX 32  /* ... and at most */
+
+/* Wakes the source's poll when our queue is empty and it holds events in
+ * an open batch for us. */
+static void wake_source_if_waiting(struct kl_worker *w)
+{
+    struct kl_stage *s = w->s;
+
+    if (atomic_load(&w->open_events) > 0 && kl_ring_len(&w->ring) == 0 &&
+        s->ops->version >= 2 && s->ops->wake)
+        s->ops->wake(s->t);
+}
+
+/* Produces every item of b; stops at the first error (the stage fails). */
+static void produce_batch(struct kl_worker *w, struct kl_batch *b)
+{
+    struct kl_stage *s = w->s;
+    char err[512];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < b->n; i++) {
+        if (atomic_load_explicit(&s->abort, memory_order_relaxed))
+            break;
+        rc = kl_stage_emit_result(s, w, b, i, err, sizeof err);
+        if (rc) {
+            KL_LOG(KL_LOG_ERR, COMP, "worker %d: %s", w->id, err);
+            kl_stage_fail(s, "worker %d: %s", w->id, err);
+            break;
+        }
+    }
+    for (; i < b->n; i++)
+        b->t_prod_us[i] = 0; /* not produced: no produce_us sample */
+}
+
+/* Folds one batch's numbers into w->st (one lock per batch). */
+static void account(struct kl_worker *w, const struct kl_batch *b,
+                    int64_t t_pick, uint64_t predict_ns)
+{
+    size_t i;
+
+    pthread_mutex_lock(&w->mu);
+    w->st.batches++;
+    w->st.predict_ns += predict_ns;
+    w->st.encode_ns += w->acc_encode_ns;
+    w->st.produce_ns += w->acc_produce_ns;
+    kl_hist_add(&w->st.batch_size, b->n);
+    kl_hist_add(&w->st.model_us, predict_ns / 1000);
+    for (i = 0; i < b->n; i++) {
+        kl_hist_add(&w->st.queue_wait_us, (uint64_t)(t_pick - b->t_poll_us[i]));
+        if (b->t_prod_us[i])
+            kl_hist_add(&w->st.produce_us,
+                        (uint64_t)(b->t_prod_us[i] - b->t_poll_us[i]));
+    }
+    pthread_mutex_unlock(&w->mu);
+    w->acc_encode_ns = w->acc_produce_ns = 0;
+    kl_metrics_note_model_ns(predict_ns);
+    for (i = 0; i < b->n; i++)
+        kl_metrics_note_queue_wait_us(t_pick - b->t_poll_us[i]);
+}
+
+/* Predicts and produces one batch, then recycles it. */
+static void run_batch(struct kl_worker *w, struct kl_batch *b)
+{
+    struct kl_stage *s = w->s;
+    const struct kl_route_model *rm = &s->routes.models[b->model];
+    int64_t t_pick = kl_stage_now_us();
+    uint64_t t0, predict_ns = 0;
+    size_t n = b->n, bytes = b->bytes;
+    int rc;
+
+    if (n && !atomic_load(&s->abort) && !atomic_load(&s->failed)) {
+        kl_health_debug_stall();
+        t0 = kl_now_ns();
+        rc = kl_batch_predict(b, rm->model, s->top_k, s->threshold,
+                              &w->scratch, s->inference);
+        predict_ns = kl_now_ns() - t0;
+        if (rc) {
+            KL_LOG(KL_LOG_ERR, COMP, "worker %d: predict: %s", w->id,
+                   kl_strerror(rc));
+            kl_stage_fail(s, "worker %d: predict: %s", w->id,
+                          kl_strerror(rc));
+        } else {
+            produce_batch(w, b);
+        }
+    } else {
+        memset(b->t_prod_us, 0, n * sizeof *b->t_prod_us);
+    }
+    if (n)
+        s->ops->release(s->t, b->msgs, n);
+    account(w, b, t_pick, predict_ns);
+    atomic_fetch_sub(&s->queued_events, (long long)n);
+    atomic_fetch_sub(&s->queued_bytes, (long long)bytes);
+    kl_health_note_progress(w->id, (int64_t)n);
+    kl_batch_clear(b);
+    kl_ring_push(&w->free, b);
+    atomic_store(&w->busy, 0);
+    /* Idle now while the source holds an open batch for us: let it close
+     * that batch at once instead of at its deadline. */
+    wake_source_if_waiting(w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct kl_worker *w = arg;
+    void *p;
+    int rc;
+
+    for (;;) {
+        rc = kl_ring_pop(&w->ring, -1, &p);
+        if (rc == KL_ESTATE)
+            break;
+        if (rc != KL_OK)
+            continue;
+        atomic_store(&w->busy, 1);
+        /* Our queue just drained while the source holds an open batch for
+         * us: let it queue that batch behind this one now (a deferred one
+         * waits for this). */
+        wake_source_if_waiting(w);
+        run_batch(w, p);
+    }
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+/* Batches in one worker's pool: its open ones (one per model) plus room
+ * for about twice queue.max.events of closed ones, within bounds. */
+static size_t pool_size(const struct kl_stage *s)
+{
+    uint64_t per = (uint64_t)s->nworkers * s->batch_max;
+    uint64_t slots = (2 * s->q_max_events + per - 1) / per;
+
+    if (slots < SLOTS_MIN)
+        slots = SLOTS_MIN;
+    if (slots > SLOTS_MAX)
+        slots = SLOTS_MAX;
+    return (size_t)slots + (size_t)s->routes.nmodels;
+}
+
+int kl_workers_init(struct kl_stage *s, char *err, size_t errsz)
+{
+    size_t npool = pool_size(s), j;
+    int i, rc = KL_OK;
+
+    s->w = calloc((size_t)s->nworkers, sizeof *s->w);
+    if (!s->w) {
+        rc = KL_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < s->nworkers && !rc; i++) {
+        struct kl_worker *w = &s->w[i];
+
+        w->s = s;
+        w->id = i;
+        atomic_init(&w->done, 0);
+        atomic_init(&w->busy, 0);
+        atomic_init(&w->open_events, 0);
+        kl_scratch_init(&w->scratch);
+        kl_buf_init(&w->enc);
+        pthread_mutex_init(&w->mu, NULL);
+        kl_hist_init(&w->st.latency_us);
+        w->pool = calloc(npool, sizeof *w->pool);
+        if (!w->pool || kl_ring_init(&w->ring, npool) ||
+            kl_ring_init(&w->free, npool)) {
+            rc = KL_ENOMEM;
+            break;
+        }
+        w->npool = npool;
+        for (j = 0; j < npool && !rc; j++) {
+            rc = kl_batch_init(&w->pool[j], s->batch_max);
+            if (!rc) {
+                w->pool[j].worker = i;
+                kl_ring_push(&w->free, &w->pool[j]);
+            }
+        }
+    }
+out:
+    if (rc == KL_ENOMEM)
+        snprintf(err, errsz, "stage: out of memory for %d worker(s) of %zu "
+                 "batches of %zu", s->nworkers, npool, s->batch_max);
+    return rc;
+}
+
+int kl_workers_start(struct kl_stage *s, char *err, size_t errsz)
+{
+    int i, e;
+
+    for (i = 0; i < s->nworkers; i++) {
+        e = pthread_create(&s->w[i].th, NULL, worker_main, &s->w[i]);
+        if (e) {
+            snprintf(err, errsz, "stage: cannot start worker %d: %s", i,
+                     strerror(e));
+            return KL_EIO;
+        }
+        s->w[i].started = 1;
+    }
+    return KL_OK;
+}
+
+/* Recycles batches left in a ring whose worker never ran. */
+static void drain_unstarted(struct kl_stage *s, struct kl_worker *w)
+{
+    void *p;
+
+    while (kl_ring_pop(&w->ring, 0, &p) == KL_OK) {
+        struct kl_batch *b = p;
+
+        if (b->n)
+            s->ops->release(s->t, b->msgs, b->n);
+        atomic_fetch_sub(&s->queued_events, (long long)b->n);
+        atomic_fetch_sub(&s->queued_bytes, (long long)b->bytes);
+        kl_batch_clear(b);
+        kl_ring_push(&w->free, b);
+    }
+}
+
+void kl_workers_finish(struct kl_stage *s, int64_t deadline_us)
+{
+    char err[256];
+    int i, running;
+
+    if (!s->w)
+        return;
+    for (i = 0; i < s->nworkers; i++) {
+        kl_ring_close(&s->w[i].ring);
+        if (!s->w[i].started)
+            drain_unstarted(s, &s->w[i]);
+    }
+    for (;;) {
+        for (i = 0, running = 0; i < s->nworkers; i++)
+            running += s->w[i].started && !atomic_load(&s->w[i].done);
+        if (!running || kl_stage_now_us() >= deadline_us)
+            break;
+        /* Deliveries may be what the workers wait for. */
+        if (s->ops->service(s->t, 5, err, sizeof err))
+            break;
+    }
+    if (running) {
+        KL_LOG(KL_LOG_WARNING, COMP,
+               "%d worker(s) still busy at the shutdown deadline; "
+               "interrupting (their offsets will not be committed)", running);
+        atomic_store(&s->abort, 1);
+        if (s->ops->version >= 2 && s->ops->interrupt)
+            s->ops->interrupt(s->t);
+    }
+    for (i = 0; i < s->nworkers; i++) {
+        if (s->w[i].started)
+            pthread_join(s->w[i].th, NULL);
+        s->w[i].started = 0;
+    }
+}
+
+void kl_workers_fini(struct kl_stage *s)
+{
+    size_t j;
+    int i;
+
+    for (i = 0; s->w && i < s->nworkers; i++) {
+        struct kl_worker *w = &s->w[i];
+
+        for (j = 0; w->pool && j < w->npool; j++)
+            kl_batch_fini(&w->pool[j]);
+        free(w->pool);
+        kl_ring_fini(&w->ring);
+        kl_ring_fini(&w->free);
+        kl_scratch_fini(&w->scratch);
+        kl_buf_fini(&w->enc);
+        pthread_mutex_destroy(&w->mu);
+    }
+    free(s->w);
+    s->w = NULL;
+}

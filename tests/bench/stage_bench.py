@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""stage_bench.py: klabel side by side with the Python stages a user would
+otherwise write, on one real Kafka broker, in one run (`make bench`).
+
+Systems: (a) klabel pass-through (stage.inference=false, the ceiling),
+(b) klabel with the model, (c) confluent-kafka + fastText
+(peers/ck_fasttext.py), (d) Quix Streams + fastText
+(peers/quix_fasttext.py). Same events (THUCNews headlines replayed), same
+model (stage_model.py), same broker, fresh topics for every run.
+
+For each system:
+  saturation  pre-load --sat-events into a 4-partition topic, start the
+              stage, read every result back (klbench collect): throughput
+              between the first and the last result, and the stage
+              process's user+sys CPU seconds over that window per million
+              events (capped at --sat-cap s of results);
+  rates       new topics, the stage started and warmed up, then each
+              offered rate (klbench gen, paced) for --rate-seconds:
+              consume-to-produce (the stage's bench.c_us -> bench.p_us
+              stamps) and end-to-end (generator send -> collector receive)
+              p50 / p99 / p99.9, or "fell behind" with the achieved rate.
+For klabel, /metrics is scraped around every phase (batch close reasons
+and lateness, klabel's own latency histograms).
+
+Writes results/bench/<time>/results.json, latency_vs_load.png,
+latency_cdf_10k.png, the logs, and the section "## Stage throughput and
+latency" of docs/benchmarks.md (plots copied to docs/img/). Run with the
+reference venv's python (it needs confluent-kafka, quixstreams, fasttext,
+matplotlib); `make bench` builds the tools and does so."""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import stage_procs as sp  # noqa: E402
+import stage_report as rep  # noqa: E402
+
+SYSTEMS = [
+    ("a", "klabel pass-through", "klabel"),
+    ("b", "klabel + model", "klabel"),
+    ("c", "confluent-kafka + fastText (Python)", "ck"),
+    ("d", "Quix Streams + fastText (Python)", "quix"),
+]
+WARMUP_BASE = 900_000_000
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.t0 = time.time()
+        self.stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.out = os.path.abspath(os.path.join(a.out, self.stamp))
+        self.work = os.path.join(self.out, "work")
+        os.makedirs(self.work, exist_ok=True)
+        self.run_id = self.stamp.replace("-", "")
+        self.broker_sh = os.path.join(REPO, "tests", "kafka", "broker.sh")
+        self.broker_dir = os.path.join(self.work, "broker")
+        self.keys = self.klabel_keys()
+
+    def log(self, msg):
+        print(f"[bench {time.time() - self.t0:6.1f}s] {msg}", flush=True)
+
+    def klabel_keys(self):
+        out = subprocess.run([self.a.klabel, "config", "--markdown"], capture_output=True, text=True).stdout
+        return {line.split("`")[1] for line in out.splitlines() if line.startswith("| `")}
+
+    # ------------------------------------------------------------ systems
+
+    def klabel_conf(self, name, tin, tout, group, passthrough, metrics_port):
+        conf = {
+            "kafka.bootstrap.servers": self.bs,
+            "input.topics": tin,
+            "output.topic": tout,
+            "dlq.topic": tout + "-dlq",
+            "group.id": group,
+            "model.path": self.model["safetensors"],
+            "model.top.k": "1",
+            "batch.max.size": str(self.a.batch),
+            "batch.max.delay.us": str(self.a.delay_us),
+            "log.level": "info",
+            "kafka.plugin.library.paths": self.a.trace_ic,
+        }
+        if "workers" in self.keys:
+            conf["workers"] = str(self.a.workers)
+        if passthrough:
+            conf["stage.inference"] = "false"
+        if metrics_port and "metrics.port" in self.keys:
+            conf["metrics.port"] = str(metrics_port)
+        path = os.path.join(self.work, name + ".properties")
+        with open(path, "w") as f:
+            f.write(f"# stage benchmark: {name}\n")
+            f.writelines(f"{k}={v}\n" for k, v in conf.items())
+        return path, conf
+
+    def start_system(self, key, kind, name, tin, tout, group):
+        """Starts system key on tin -> tout; returns (Proc, metrics_port)."""
+        log = os.path.join(self.work, name + ".log")
+        if kind == "klabel":
+            port = sp.free_port() if "metrics.port" in self.keys else None
+            path, conf = self.klabel_conf(name, tin, tout, group, key == "a", port)
+            self.klabel_settings = {k: v for k, v in conf.items()
+                                    if k not in ("kafka.bootstrap.servers", "input.topics", "output.topic",
+                                                 "dlq.topic", "group.id", "model.path", "metrics.port",
+                                                 "kafka.plugin.library.paths")}
+            return sp.Proc(name, [self.a.klabel, "run", "-c", path], log), port
+        py = [sys.executable, os.path.join(HERE, "peers",
+                                           "ck_fasttext.py" if kind == "ck" else "quix_fasttext.py"),
+              "--bootstrap", self.bs, "--input", tin, "--output", tout, "--group", group,
+              "--model", self.model["bin"], "--trace"]
+        if kind == "ck":
+            py += ["--dlq", tout + "-dlq", "--batch", str(self.a.batch), "--timeout-ms", "1"]
+        else:
+            py += ["--state-dir", os.path.join(self.work, name + "-state")]
+        return sp.Proc(name, py, log, cwd=self.work), None
+
+    def topics(self, prefix):
+        tin, tout = prefix + "-in", prefix + "-out"
+        sp.make_topics(self.broker_sh, self.broker_dir, [(tin, 4), (tout, 4), (tout + "-dlq", 1)])
+        return tin, tout
+
+    # ------------------------------------------------------------- phases
+
+    def saturation(self, key, kind, n, rnd=1):
+        name = f"{key}-sat{rnd}"
+        tin, tout = self.topics(f"b{self.run_id}-{key}-sat{rnd}")
+        self.log(f"({key}) saturation, round {rnd}: pre-loading {n:,} events")
+        g = sp.gen(self.a.klbench, self.bs, tin, self.model["texts"], 0, n, 0,
+                   os.path.join(self.work, name + "-gen.log"))
+        col = sp.Collector(self.a.klbench, self.bs, tout, os.path.join(self.work, name + ".bin"),
+                           os.path.join(self.work, name + "-collect.log"))
+        t_start = sp.now_us()
+        proc, port = self.start_system(key, kind, name, tin, tout, f"b{self.run_id}-{key}-sat{rnd}")
+        sampler = sp.CpuSampler({"stage": proc.pid, "broker": self.broker_pid, "collector": col.pid})
+        sampler.start()
+        t_wait = time.time()
+        while col.count == 0 and proc.alive() and time.time() - t_wait < 120:
+            time.sleep(0.02)
+        # at most sat_cap s of results; give up after 15 s without a new one
+        t_first, last_n, last_t = time.time(), col.count, time.time()
+        while 0 < col.count < n and proc.alive() and time.time() - t_first < self.a.sat_cap:
+            if col.count != last_n:
+                last_n, last_t = col.count, time.time()
+            elif time.time() - last_t > 15:
+                break
+            time.sleep(0.02)
+        got = col.count
+        after = sp.parse_metrics(sp.scrape(port)) if port and proc.alive() else None
+        sampler.stop()
+        rc = proc.stop()
+        recs, labels = col.stop()
+        res = rep.sat_stats(recs, sampler, ["stage", "broker", "collector"], "stage", t_start, n)
+        if after:
+            res["metrics"] = rep.stage_profile(after)
+        res["generator_rate"] = round(g["achieved_rate"], 1)
+        res["exit_code"] = rc
+        if not got:
+            res["note"] = "no result within 120 s: " + proc.tail(5)
+        self.log(f"({key}) saturation: {res.get('throughput', 0):,.0f} events/s, "
+                 f"{res.get('cpu_s_per_M', '?')} CPU s per 1M events ({res['received']:,} results, exit {rc})")
+        self.labels[key] = (recs, labels)
+        return res
+
+    def rates(self, key, kind):
+        name = f"{key}-rates"
+        tin, tout = self.topics(f"b{self.run_id}-{key}-rates")
+        col = sp.Collector(self.a.klbench, self.bs, tout, os.path.join(self.work, name + ".bin"),
+                           os.path.join(self.work, name + "-collect.log"))
+        proc, port = self.start_system(key, kind, name, tin, tout, f"b{self.run_id}-{key}-rates")
+        sampler = sp.CpuSampler({"stage": proc.pid, "broker": self.broker_pid, "collector": col.pid})
+        sampler.start()
+        out, skipped, gens, scrapes = {}, {}, {}, {}
+        wn = self.a.warmup
+        gw = sp.gen(self.a.klbench, self.bs, tin, self.model["texts"], 1000, wn, WARMUP_BASE,
+                    os.path.join(self.work, name + "-gen.log"))
+        expected = gw["sent"]
+        if col.wait_count(expected, 120, idle=20) < expected:
+            sampler.stop()
+            proc.stop()
+            col.stop()
+            raise RuntimeError(f"({key}) warm-up: {col.count} of {expected} results; log:\n{proc.tail()}")
+        behind_at = None
+        for i, rate in enumerate(self.a.rates):
+            if behind_at is not None:
+                skipped[str(rate)] = f"not run: the backlog of {behind_at:,}/s did not clear"
+                continue
+            if not proc.alive():
+                skipped[str(rate)] = "not run: the stage exited"
+                continue
+            before = sp.parse_metrics(sp.scrape(port)) if port else None
+            n = int(rate * self.a.rate_seconds)
+            self.log(f"({key}) {rate:,}/s for {self.a.rate_seconds} s")
+            g = sp.gen(self.a.klbench, self.bs, tin, self.model["texts"], rate, n, (i + 1) * 100_000_000,
+                       os.path.join(self.work, name + "-gen.log"), sampler)
+            gens[str(rate)] = g
+            expected += g["sent"]
+            col.wait_count(expected, 3 + self.a.rate_seconds * 0.2, idle=3)
+            after = sp.parse_metrics(sp.scrape(port)) if port else None
+            scrapes[str(rate)] = (before, after)
+            if col.count < expected and i + 1 < len(self.a.rates):
+                # Let the backlog clear before the next rate (or give up).
+                if col.wait_count(expected, 20, idle=10) < expected:
+                    behind_at = rate
+            out[str(rate)] = None
+        sampler.stop()
+        rc = proc.stop()
+        recs, labels = col.stop()
+        for i, rate in enumerate(self.a.rates):
+            if str(rate) not in out:
+                continue
+            ph = rep.phase_stats(recs, (i + 1) * 100_000_000, gens[str(rate)], sampler,
+                                 ["stage", "broker", "collector", "generator"], "stage")
+            before, after = scrapes[str(rate)]
+            if after:
+                ph["metrics"] = {
+                    "batch_close_lateness_s": rep.hist_quantiles(before, after, "klabel_batch_close_lateness_seconds"),
+                    "batches_by_reason": rep.counter_delta(before, after, "klabel_batches_total"),
+                    "batch_size": rep.hist_quantiles(before, after, "klabel_batch_size"),
+                    "klabel_consume_to_produce_s": rep.hist_quantiles(before, after, "klabel_consume_to_produce_seconds"),
+                }
+            out[str(rate)] = ph
+            if str(rate) == "10000":
+                sel = (recs["id"] >= (i + 1) * 100_000_000) & (recs["id"] < (i + 2) * 100_000_000)
+                r = recs[sel]
+                ok = (r["c"] > 0) & (r["p"] > 0)
+                self.cdf[key] = {"c2p": (r["p"] - r["c"])[ok], "e2e": r["recv"] - r["sent"],
+                                 "kept_up": ph.get("kept_up")}
+            c = (ph.get("c2p_ms") or {})
+            e = (ph.get("e2e_ms") or {})
+            self.log(f"({key}) {rate:,}/s: {'kept up' if ph.get('kept_up') else 'FELL BEHIND'}, "
+                     f"achieved {ph.get('achieved_rate')}/s, c2p p50/p99 {c.get('p50')}/{c.get('p99')} ms, "
+                     f"e2e p50/p99 {e.get('p50')}/{e.get('p99')} ms")
+        return {"rates": out, "rates_skipped": skipped, "rates_exit_code": rc,
+                "warmup_events": wn}
+
+    # ---------------------------------------------------------------- run
+
+    def run(self):
+        a = self.a
+        self.log(f"results in {self.out}")
+        la0 = os.getloadavg()
+        self.log("model: fastText on THUCNews, imported into klabel")
+        r = subprocess.run([sys.executable, os.path.join(HERE, "stage_model.py"), "--klabel", a.klabel,
+                            "--data", a.data, "--out", a.model_dir], capture_output=True, text=True)
+        if r.returncode:
+            sys.exit(f"stage_model.py failed:\n{r.stderr}")
+        self.model = json.loads(r.stdout)
+        if a.bootstrap:
+            self.bs, self.broker_dir = a.bootstrap, a.broker_dir
+        else:
+            self.log("starting a Kafka broker")
+            self.bs = subprocess.run(["bash", self.broker_sh, "start", self.broker_dir], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+        with open(os.path.join(self.broker_dir, "pid")) as f:
+            self.broker_pid = int(f.read())
+        self.labels, self.cdf = {}, {}
+        systems = {}
+        try:
+            for key, label, kind in SYSTEMS:
+                if key not in a.systems:
+                    continue
+                s = systems[key] = {"name": label, "kind": kind, "available": True,
+                                    "loadavg_before": os.getloadavg()}
+                if key == "a" and "stage.inference" not in self.keys:
+                    s.update(available=False, skipped="this klabel has no stage.inference key")
+                    self.log("(a) skipped: no stage.inference in this klabel")
+                    continue
+                try:
+                    s["saturation_rounds"] = [self.saturation(key, kind, a.sat_events[key])]
+                    s.update(self.rates(key, kind))
+                except RuntimeError as e:
+                    s["error"] = str(e)
+                    self.log(f"({key}) error: {e}")
+                s["loadavg_after"] = os.getloadavg()
+            # More saturation rounds after all the rest, so that a burst of
+            # other work on the shared machine hits one round, not all.
+            for rnd in range(2, a.sat_rounds + 1):
+                for key, label, kind in SYSTEMS:
+                    s = systems.get(key)
+                    if not s or not s.get("available") or s.get("error"):
+                        continue
+                    try:
+                        s["saturation_rounds"].append(self.saturation(key, kind, a.sat_events[key], rnd))
+                    except RuntimeError as e:
+                        self.log(f"({key}) saturation round {rnd}: {e}")
+            for s in systems.values():
+                rounds = [r for r in s.get("saturation_rounds", []) if r.get("throughput")]
+                if rounds:  # the round with the highest throughput counts
+                    s["saturation"] = dict(max(rounds, key=lambda r: r["throughput"]),
+                                           rounds=len(s["saturation_rounds"]))
+        finally:
+            if not a.bootstrap:
+                subprocess.run(["bash", self.broker_sh, "stop", self.broker_dir], capture_output=True)
+        self.report(systems, la0)
+
+    def agreement(self):
+        """Share of events whose top label equals (b)'s, per system."""
+        import numpy as np
+        if "b" not in self.labels:
+            return {}
+        def table(key):
+            recs, labels = self.labels[key]
+            names = np.array(labels + [""], dtype=object)
+            return dict(zip(recs["id"].tolist(), names[recs["label"]].tolist()))
+        tb = table("b")
+        out = {}
+        for k in "cd":
+            if k in self.labels:
+                tk = table(k)
+                common = [i for i in tk if i in tb]
+                same = sum(1 for i in common if tk[i] == tb[i])
+                out[k] = {"events": len(common), "same_label_as_b": same}
+        return out
+
+    def report(self, systems, la0):
+        a = self.a
+        versions = {"librdkafka_system": "2.0.2"}
+        for mod in ("confluent_kafka", "quixstreams", "fasttext", "numpy", "matplotlib"):
+            try:
+                m = __import__(mod)
+                versions[mod] = getattr(m, "__version__", None) or (m.version()[0] if mod == "confluent_kafka" else "?")
+            except Exception:  # noqa: BLE001 - a missing module is reported as such
+                versions[mod] = None
+        jars = [f for f in os.listdir(os.path.join(REPO, ".cache", "kafka", "libs"))
+                if f.startswith("kafka_2.13-")] if os.path.isdir(os.path.join(REPO, ".cache", "kafka", "libs")) else []
+        versions["kafka"] = jars[0][len("kafka_2.13-"):-4] if jars else "?"
+        cpu_model = "?"
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            mem_gb = round(int(f.readline().split()[1]) / 1024 / 1024, 1)
+        git = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True).stdout.strip()
+        res = {
+            "started": datetime.datetime.fromtimestamp(self.t0).isoformat(timespec="seconds"),
+            "duration_s": round(time.time() - self.t0, 1),
+            "command": a.command,
+            "git_head": git,
+            "machine": {"nproc": os.cpu_count(), "cpu_model": cpu_model, "mem_gb": mem_gb,
+                        "kernel": platform.release(), "loadavg_start": la0, "loadavg_end": os.getloadavg()},
+            "versions": versions,
+            "model": {k: v for k, v in self.model.items() if k != "key"},
+            "data": {"set": "THUCNews headlines", "replayed": "event i carries headline i mod "
+                     f"{self.model['headlines']}; the saturation runs replay the set "
+                     + ", ".join(f"({k}) {n / self.model['headlines']:.0f}x" for k, n in a.sat_events.items()
+                                 if k in a.systems)},
+            "config": {"rates": a.rates, "rate_seconds": a.rate_seconds, "sat_events": a.sat_events,
+                       "sat_rounds": a.sat_rounds,
+                       "sat_cap_s": a.sat_cap, "warmup_events": a.warmup,
+                       "klabel": getattr(self, "klabel_settings", {}),
+                       "python_consume": {"num_messages": a.batch, "timeout_ms": 1},
+                       "partitions": 4},
+            "systems": systems,
+            "label_agreement_with_b": self.agreement(),
+        }
+        res["targets"] = rep.targets(res, a.rates)
+        res["bottleneck"] = rep.bottleneck(res)
+        files = rep.plots(res, a.rates, self.cdf, self.out)
+        res["plots"] = files
+        with open(os.path.join(self.out, "results.json"), "w") as f:
+            json.dump(res, f, indent=1, default=float)
+        if a.docs:
+            img = os.path.join(os.path.dirname(os.path.abspath(a.docs)), "img")
+            os.makedirs(img, exist_ok=True)
+            rel = {}
+            for k, p in files.items():
+                shutil.copy(p, os.path.join(img, "bench-stage-" + os.path.basename(p)))
+                rel[k] = "img/bench-stage-" + os.path.basename(p)
+            rep.write_doc(a.docs, rep.markdown(res, a.rates, rel))
+        if not a.keep_work:
+            for f in os.listdir(self.work):
+                if f.endswith(".bin"):
+                    os.remove(os.path.join(self.work, f))
+            if not a.bootstrap:  # only the broker this run started
+                shutil.rmtree(self.broker_dir, ignore_errors=True)
+        self.log(f"done: {os.path.join(self.out, 'results.json')}")
+        for t in res["targets"]:
+            self.log(f"target {t['target']}: {t['value']} -> {t['met']} {t.get('note', '')}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--klabel", default=os.path.join(REPO, "build", "klabel"))
+    ap.add_argument("--klbench", default=os.path.join(REPO, "build", "klbench"))
+    ap.add_argument("--trace-ic", default=os.path.join(REPO, "build", "kl_trace_ic.so"))
+    ap.add_argument("--data", default=os.path.join(REPO, ".cache", "data", "thucnews.tsv"))
+    ap.add_argument("--model-dir", default=None, help="default: <klabel's folder>/bench-model")
+    ap.add_argument("--out", default=os.path.join(REPO, "results", "bench"))
+    ap.add_argument("--docs", default=os.path.join(REPO, "docs", "benchmarks.md"),
+                    help="markdown file whose stage section is replaced ('' = none)")
+    ap.add_argument("--systems", default="abcd")
+    ap.add_argument("--rates", default="1000,10000,50000")
+    ap.add_argument("--rate-seconds", type=float, default=10)
+    ap.add_argument("--sat-events", default="a=1000000,b=1000000,c=200000,d=60000")
+    ap.add_argument("--sat-cap", type=float, default=20, help="s of results per saturation run at most")
+    ap.add_argument("--sat-rounds", type=int, default=2, help="saturation runs per system (the best counts)")
+    ap.add_argument("--warmup", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--delay-us", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--bootstrap", default=None, help="use this broker (with --broker-dir)")
+    ap.add_argument("--broker-dir", default=None)
+    ap.add_argument("--quick", action="store_true", help="smoke run: small counts, 3 s per rate")
+    ap.add_argument("--keep-work", action="store_true")
+    a = ap.parse_args()
+    a.command = "make bench" if os.environ.get("KL_BENCH_FROM_MAKE") else " ".join(sys.argv)
+    a.rates = [int(x) for x in a.rates.split(",")]
+    a.sat_events = {k: int(v) for k, v in (x.split("=") for x in a.sat_events.split(","))}
+    if a.quick:
+        a.rate_seconds = min(a.rate_seconds, 3)
+        a.sat_events = {k: min(v, 50000) for k, v in a.sat_events.items()}
+        a.sat_cap = min(a.sat_cap, 8)
+        a.warmup = min(a.warmup, 500)
+        a.sat_rounds = 1
+    a.model_dir = a.model_dir or os.path.join(os.path.dirname(os.path.abspath(a.klabel)), "bench-model")
+    for p in (a.klabel, a.klbench, a.trace_ic, a.data):
+        if not os.path.exists(p):
+            sys.exit(f"stage_bench: {p} not found (make bench builds the tools; tests/data/fetch.sh the data)")
+    Bench(a).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,482 @@
+"""stage_report.py: the figures, plots and markdown of the stage benchmark
+(used by stage_bench.py): percentiles of one phase's results, throughput
+and CPU of a saturation run, quantiles of klabel's Prometheus histograms
+between two scrapes, the acceptance targets, the PNG plots and the
+"## Stage throughput and latency" section of docs/benchmarks.md."""
+import os
+import re
+
+import numpy as np
+
+HEADING = "## Stage throughput and latency"
+PCTS = (50, 99, 99.9)
+
+
+def pct(x):
+    if len(x) == 0:
+        return None
+    return {f"p{q:g}": round(float(np.percentile(x, q)) / 1000.0, 3) for q in PCTS}
+
+
+def phase_stats(recs, id_lo, g, sampler, names, stage):
+    """Figures of one fixed-rate phase: the results whose id is in
+    [id_lo, id_lo + sent); g is the generator's report. Latencies in ms:
+    consume-to-produce = p_us - c_us (the stage's own stamps), end-to-end =
+    recv_us - sent_us (generator -> collector). The system kept up when
+    99.9% of the results arrived within 1 s of the last send and the median
+    end-to-end latency of the last fifth of the sends is not far above the
+    first fifth's (no queue building up)."""
+    sent = g["sent"]
+    r = recs[(recs["id"] >= id_lo) & (recs["id"] < id_lo + sent)]
+    uniq = len(np.unique(r["id"]))
+    secs = (g["last_sent_us"] - g["first_sent_us"]) / 1e6
+    out = {"offered_rate": g["rate"], "sent": sent, "generator_rate": round(g["achieved_rate"], 1),
+           "generator_behind_max_ms": round(g["behind_max_us"] / 1000, 2),
+           "received": int(len(r)), "unique": int(uniq), "duplicates": int(len(r) - uniq)}
+    if len(r) == 0:
+        out.update(kept_up=False, note="no results")
+        return out
+    e2e = r["recv"] - r["sent"]
+    have_c2p = (r["c"] > 0) & (r["p"] > 0)
+    c2p = (r["p"] - r["c"])[have_c2p]
+    in_time = int(np.sum(r["recv"] <= g["last_sent_us"] + 1_000_000))
+    order = np.argsort(r["sent"])
+    fifth = max(1, len(order) // 5)
+    early = float(np.median(e2e[order[:fifth]]))
+    late = float(np.median(e2e[order[-fifth:]]))
+    kept = in_time >= 0.999 * sent and late <= max(3 * early, early + 50_000)
+    # results per second from the first send to the last result (all of
+    # them when the system kept up; its processing rate when it did not)
+    busy = (max(int(r["recv"].max()), g["last_sent_us"]) - g["first_sent_us"]) / 1e6
+    out.update({
+        "received_within_1s": in_time,
+        "achieved_rate": round(min(uniq, sent) / busy, 1) if busy > 0 else None,
+        "kept_up": bool(kept),
+        "e2e_ms": pct(e2e), "c2p_ms": pct(c2p),
+        "e2e_median_first_fifth_ms": round(early / 1000, 3),
+        "e2e_median_last_fifth_ms": round(late / 1000, 3),
+        "last_result_after_last_send_ms": round((int(r["recv"].max()) - g["last_sent_us"]) / 1000, 1),
+    })
+    cpu = sampler.window(g["first_sent_us"], g["last_sent_us"], names)
+    out["cpu_window"] = cpu
+    if cpu.get(stage) is not None and secs > 0:
+        out["stage_cpu_cores"] = round(cpu[stage] / secs, 3)
+        if kept:
+            out["stage_cpu_s_per_M"] = round(cpu[stage] / sent * 1e6, 2)
+    return out
+
+
+def sat_stats(recs, sampler, names, stage, t_start_us, n_loaded):
+    """Saturation figures: results per second between the first and the
+    last result, and the CPU seconds each process used in that window."""
+    out = {"loaded": n_loaded, "received": int(len(recs))}
+    if len(recs) < 2:
+        out["note"] = "fewer than 2 results"
+        return out
+    uniq = len(np.unique(recs["id"]))
+    t0, t1 = int(recs["recv"].min()), int(recs["recv"].max())
+    secs = (t1 - t0) / 1e6
+    cpu = sampler.window(t0, t1, names)
+    out.update({
+        "unique": uniq, "duplicates": int(len(recs) - uniq),
+        "complete": uniq >= n_loaded,
+        "seconds": round(secs, 3),
+        "throughput": round((len(recs) - 1) / secs, 1),
+        "startup_s": round((t0 - t_start_us) / 1e6, 2),
+        "cpu_window": cpu,
+    })
+    if cpu.get(stage) is not None:
+        out["stage_cpu_s"] = cpu[stage]
+        out["stage_cpu_cores"] = round(cpu[stage] / secs, 3)
+        out["cpu_s_per_M"] = round(cpu[stage] / len(recs) * 1e6, 2)
+    return out
+
+
+def hist_quantiles(before, after, name, qs=(0.5, 0.99, 0.999)):
+    """Quantiles of a Prometheus histogram between two scrapes (parsed by
+    stage_procs.parse_metrics), linear within a bucket. Returns
+    {"count", "p50", ..., "le": [(bound, count)]} in the histogram's unit,
+    or None when it has no observations."""
+    def buckets(m):
+        b = {}
+        for (n, labels), v in (m or {}).items():
+            if n == name + "_bucket":
+                le = dict(labels).get("le")
+                b[float("inf") if le == "+Inf" else float(le)] = v
+        return b
+    b0, b1 = buckets(before), buckets(after)
+    bounds = sorted(b1)
+    cum = [b1[k] - b0.get(k, 0) for k in bounds]
+    if not cum or cum[-1] <= 0:
+        return None
+    total = cum[-1]
+    out = {"count": int(total), "le": [(k, int(c)) for k, c in zip(bounds, cum)]}
+    for q in qs:
+        target = q * total
+        prev_b, prev_c = 0.0, 0.0
+        for k, c in zip(bounds, cum):
+            if c >= target:
+                if k == float("inf"):
+                    out[f"p{q * 100:g}"] = prev_b
+                    out[f"p{q * 100:g}_above"] = True
+                else:
+                    frac = (target - prev_c) / (c - prev_c) if c > prev_c else 1.0
+                    out[f"p{q * 100:g}"] = prev_b + frac * (k - prev_b)
+                break
+            prev_b, prev_c = k, c
+    return out
+
+
+def counter_delta(before, after, name):
+    """{label-string: delta} of a counter family between two scrapes."""
+    out = {}
+    for (n, labels), v in (after or {}).items():
+        if n == name:
+            key = ",".join(f"{k}={v2}" for k, v2 in sorted(labels)) or "-"
+            out[key] = v - (before or {}).get((n, labels), 0.0)
+    return out
+
+
+def stage_profile(m):
+    """Where klabel's time went over a whole run, from one /metrics scrape:
+    events, batches by close reason, mean batch size, and per event the
+    model's time and the wait between poll and the batch's inference."""
+    def total(name):
+        return sum(v for (n, _), v in m.items() if n == name)
+    events = total("klabel_events_in_total")
+    out = {"events_in": events,
+           "batches_by_reason": counter_delta(None, m, "klabel_batches_total"),
+           "batch_size_mean": None, "model_us_per_event": None, "queue_wait_us_mean": None}
+    bc, bs = total("klabel_batch_size_count"), total("klabel_batch_size_sum")
+    if bc:
+        out["batch_size_mean"] = round(bs / bc, 1)
+    if events:
+        out["model_us_per_event"] = round(total("klabel_model_seconds_sum") / events * 1e6, 3)
+    qc = total("klabel_queue_wait_seconds_count")
+    if qc:
+        out["queue_wait_us_mean"] = round(total("klabel_queue_wait_seconds_sum") / qc * 1e6, 1)
+    return out
+
+
+# ------------------------------------------------------------- targets
+
+
+def targets(res, rates):
+    S = res["systems"]
+
+    def sat(k, f):
+        s = S.get(k, {}).get("saturation") or {}
+        return s.get(f)
+    tp = {k: sat(k, "throughput") for k in "abcd"}
+    cpu = {k: sat(k, "cpu_s_per_M") for k in "abcd"}
+    out = []
+
+    def add(name, value, target, met, note=""):
+        out.append({"target": name, "value": value, "goal": target, "met": met, "note": note})
+    if tp["a"] and tp["b"]:
+        add("(b) throughput >= 85% of (a)", f"{tp['b'] / tp['a'] * 100:.1f}%", ">= 85%", tp["b"] >= 0.85 * tp["a"])
+    else:
+        add("(b) throughput >= 85% of (a)", None, ">= 85%", None, "(a) or (b) not measured")
+    for k in "cd":
+        if cpu["b"] and cpu[k]:
+            add(f"(b) CPU s per 1M <= 1/10 of ({k})", f"{cpu['b'] / cpu[k] * 100:.1f}% of ({k})",
+                "<= 10%", cpu["b"] <= 0.1 * cpu[k])
+        if tp["b"] and tp[k]:
+            ceiling_low = tp["a"] is not None and tp["a"] < 10 * tp[k]
+            add(f"(b) throughput >= 10x ({k})", f"{tp['b'] / tp[k]:.1f}x", ">= 10x",
+                tp["b"] >= 10 * tp[k],
+                "(a) itself is below 10x on this machine: see the bottleneck" if ceiling_low else "")
+    r10 = (S.get("b", {}).get("rates") or {}).get("10000") or {}
+    c2p = (r10.get("c2p_ms") or {}).get("p99")
+    add("(b) consume-to-produce p99 < 1 ms at 10k/s", None if c2p is None else f"{c2p:.3f} ms", "< 1 ms",
+        None if c2p is None else (c2p < 1.0 and r10.get("kept_up", False)),
+        "" if r10.get("kept_up", True) else "fell behind at 10k/s")
+    lat = []
+    for r in rates:
+        m = ((S.get("b", {}).get("rates") or {}).get(str(r)) or {}).get("metrics") or {}
+        q = m.get("batch_close_lateness_s")
+        if q and "p99" in q:
+            lat.append((r, q["p99"] * 1e6, q.get("p99_above", False)))
+    if lat:
+        worst = max(v for _, v, _ in lat)
+        add("(b) batch close lateness p99 < 50 µs (batch.max.delay.us=200)",
+            ", ".join(f"{'> ' if above else ''}{v:.1f} µs at {r // 1000}k/s" for r, v, above in lat),
+            "< 50 µs", worst < 50 and not any(above for _, _, above in lat))
+    else:
+        add("(b) batch close lateness p99 < 50 µs (batch.max.delay.us=200)", None, "< 50 µs", None,
+            "no deadline closes in klabel_batch_close_lateness_seconds")
+    return out
+
+
+def bottleneck(res):
+    """A sentence on what limits (b) at saturation, from the CPU split."""
+    s = (res["systems"].get("b") or {}).get("saturation") or {}
+    cw = s.get("cpu_window") or {}
+    if not cw:
+        return "not measured"
+    cores = cw.get("machine_cores") or 2
+    busy = cw.get("machine_busy_cores") or 0
+    parts = ", ".join(f"{k} {v / s['seconds']:.2f}" for k, v in cw.items()
+                      if k not in ("machine_busy_cores", "machine_cores") and v is not None)
+    others = (cw.get("others") or 0) / s["seconds"]
+    if busy >= 0.9 * cores and others >= 0.5:
+        why = (f"the machine's {cores:.0f} cores were busy ({busy:.2f} cores on average), "
+               f"{others:.2f} of them with work outside the benchmark (other builds and tests "
+               "on this shared machine): the stage got what was left")
+    elif busy >= 0.9 * cores:
+        why = (f"the machine's {cores:.0f} cores were busy ({busy:.2f} cores on average): "
+               "the stage shares them with the broker and the collector")
+    elif s.get("stage_cpu_cores", 0) >= 0.85:
+        why = "the stage's own thread(s) ran near one full core"
+    else:
+        why = "neither the machine nor the stage's CPU was saturated: the stage waited (I/O, batching)"
+    prof = s.get("metrics") or {}
+    inside = ""
+    if prof.get("model_us_per_event") is not None and s.get("cpu_s_per_M"):
+        inside = (f"; inside klabel the model took {prof['model_us_per_event']:.2f} µs per event "
+                  f"of the {s['cpu_s_per_M']:.2f} µs of CPU per event (mean batch "
+                  f"{prof.get('batch_size_mean')}): the rest is Kafka I/O, JSON decode/encode "
+                  "and tokenizing")
+    return f"{why}; cores used per process in (b)'s saturation window: {parts}{inside}"
+
+
+# --------------------------------------------------------------- plots
+
+
+def plots(res, rates, lat_by_sys, outdir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = {k: v["name"] for k, v in res["systems"].items()}
+    colors = {"a": "#999999", "b": "#d62728", "c": "#1f77b4", "d": "#2ca02c"}
+    files = {}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, key, title in ((axes[0], "c2p_ms", "consume-to-produce"), (axes[1], "e2e_ms", "end-to-end")):
+        for k, sysres in res["systems"].items():
+            rr = sysres.get("rates") or {}
+            for q, style in (("p50", "-"), ("p99", "--")):
+                xs, ys = [], []
+                for r in rates:
+                    ph = rr.get(str(r)) or {}
+                    v = (ph.get(key) or {}).get(q)
+                    if v is None:
+                        continue
+                    if ph.get("kept_up"):
+                        xs.append(r)
+                        ys.append(max(v, 1e-3))
+                    else:  # a queue-inflated figure: marked, not joined
+                        ax.scatter([r], [max(v, 1e-3)], marker="x", color=colors.get(k), s=50)
+                if xs:
+                    ax.plot(xs, ys, style, marker="o", color=colors.get(k),
+                            label=f"({k}) {names[k]} {q}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(rates)
+        ax.set_xticklabels([f"{r // 1000}k" for r in rates])
+        ax.set_xlabel("offered load (events/s)")
+        ax.set_ylabel("latency (ms)")
+        ax.set_title(f"{title} latency (x = fell behind)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[1].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    files["latency_vs_load"] = os.path.join(outdir, "latency_vs_load.png")
+    fig.savefig(files["latency_vs_load"], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    for ax, key, title in ((axes[0], "c2p", "consume-to-produce"), (axes[1], "e2e", "end-to-end")):
+        for k, d in lat_by_sys.items():
+            x = d.get(key)
+            if x is None or len(x) == 0:
+                continue
+            x = np.sort(np.maximum(x, 1) / 1000.0)
+            y = np.arange(1, len(x) + 1) / len(x)
+            kept = d.get("kept_up")
+            ax.plot(x, y, color=colors.get(k), linestyle="-" if kept else ":",
+                    label=f"({k}) {names[k]}" + ("" if kept else " (fell behind)"))
+        ax.set_xscale("log")
+        ax.set_xlabel("latency (ms)")
+        ax.set_ylabel("share of events")
+        ax.set_title(f"{title} latency at 10,000 events/s (CDF)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    files["latency_cdf_10k"] = os.path.join(outdir, "latency_cdf_10k.png")
+    fig.savefig(files["latency_cdf_10k"], dpi=110)
+    plt.close(fig)
+    return files
+
+
+# ------------------------------------------------------------ markdown
+
+
+def fmt(v, nd=0):
+    if v is None:
+        return "–"
+    return f"{v:,.{nd}f}"
+
+
+def markdown(res, rates, plot_rel):
+    S = res["systems"]
+    m = res["machine"]
+    a_tp = (S.get("a", {}).get("saturation") or {}).get("throughput")
+    b_cpu = (S.get("b", {}).get("saturation") or {}).get("cpu_s_per_M")
+    L = [HEADING, "",
+         "_Generated by `make bench` (tests/bench/stage_bench.py); do not edit by hand._", "",
+         "Four stages side by side on one real Kafka broker (Apache Kafka "
+         f"{res['versions'].get('kafka', '?')}, KRaft, 127.0.0.1), in one run, on the same "
+         "events and the same model:", "",
+         "- **(a)** klabel with `stage.inference=false` (pass-through: decode, encode, "
+         "produce; the ceiling);",
+         "- **(b)** klabel with the model;",
+         "- **(c)** a Python stage as a user would write it: confluent-kafka "
+         f"{res['versions'].get('confluent_kafka', '?')}, `consume(num_messages=256, "
+         "timeout=1 ms)`, fastText 0.9.2 `predict` on the batch, at-least-once "
+         "(tests/bench/peers/ck_fasttext.py);",
+         f"- **(d)** the same with Quix Streams {res['versions'].get('quixstreams', '?')} "
+         "(`Application`, `sdf.apply`, `to_topic`; tests/bench/peers/quix_fasttext.py).", "",
+         f"Events: the {res['model']['headlines']:,} THUCNews headlines as JSON "
+         "(`{\"id\",\"text\",\"kind\",\"ts\",\"sent_us\"}`), **replayed** as often as "
+         "needed (event *i* carries headline *i* mod 10,000). Model: fastText 0.9.2 "
+         f"trained on them (dim {res['model']['params']['dim']}, wordNgrams "
+         f"{res['model']['params']['wordNgrams']}, bucket {res['model']['params']['bucket']:,}), "
+         "tokenized by klabel's unicode tokenizer; the Python stages load the `.bin`, klabel "
+         "its `klabel import` (same weights; tokenizer mode set to unicode). Top-1 "
+         f"agreement klabel vs fastText on the headlines: "
+         f"{res['model']['label_agreement']['identical_top1'] / res['model']['label_agreement']['lines'] * 100:.2f}% "
+         "(fastText's predict adds an end-of-line token `</s>` that klabel's unicode mode "
+         "does not). Input and output topics have 4 partitions; results are keyed like the "
+         "input.", "",
+         f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['mem_gb']} GB, shared with "
+         "other work: load average "
+         f"{m['loadavg_start'][0]:.2f} at the start, {m['loadavg_end'][0]:.2f} at the end; "
+         "compare ratios within the run rather than absolute figures. Run "
+         f"{res['started']} ({res['duration_s'] / 60:.1f} min), `{res['command']}`.", "",
+         "### Saturation", "",
+         "The input topic is pre-loaded, then the stage starts; throughput = results per "
+         "second between the first and the last result read back; CPU = the stage process's "
+         "user + sys seconds (/proc/PID/stat, all threads) over that window. Each system "
+         f"ran {res['config'].get('sat_rounds', 1)} time(s) (later rounds after all other phases); "
+         "the round with the highest throughput is shown, every round is in results.json.", "",
+         "| system | events | throughput (events/s) | vs (a) | CPU s per 1M events | CPU vs (b) | stage cores |",
+         "|---|---|---|---|---|---|---|"]
+    for k in "abcd":
+        if k not in S:
+            continue
+        s = S[k]
+        sat = s.get("saturation") or {}
+        if not s.get("available", True) or not sat.get("throughput"):
+            L.append(f"| ({k}) {s.get('name', '')} | – | not run: {s.get('skipped', sat.get('note', '?'))} | | | | |")
+            continue
+        tp, cpu = sat["throughput"], sat.get("cpu_s_per_M")
+        L.append(f"| ({k}) {s['name']} | {sat['received']:,} | {fmt(tp)} | "
+                 f"{fmt(tp / a_tp * 100, 1) + '%' if a_tp else '–'} | {fmt(cpu, 2)} | "
+                 f"{fmt(cpu / b_cpu, 1) + 'x' if cpu and b_cpu else '–'} | "
+                 f"{fmt(sat.get('stage_cpu_cores'), 2)} |")
+    L += ["", "Cores used on average over each saturation window, per process (the machine has "
+          f"{m['nproc']}; \"others\" is everything else running on it, e.g. other builds):", "",
+          "| system | stage | broker | collector | others | machine busy |", "|---|---|---|---|---|---|"]
+    for k in "abcd":
+        sat = (S.get(k) or {}).get("saturation") or {}
+        cw, secs = sat.get("cpu_window"), sat.get("seconds")
+        if not cw or not secs:
+            continue
+
+        def cores(n):
+            v = cw.get(n)
+            return "–" if v is None else f"{v / secs:.2f}"
+        L.append(f"| ({k}) | {cores('stage')} | {cores('broker')} | {cores('collector')} | "
+                 f"{cores('others')} | {fmt(cw.get('machine_busy_cores'), 2)} |")
+    L += ["", "### Latency at fixed offered rates", "",
+          f"Each rate for {res['config']['rate_seconds']} s on fresh topics after a warm-up, offered "
+          "by a paced C producer (tests/bench/load/gen.c, librdkafka, linger.ms=1). "
+          "**consume-to-produce** = the stage's produce() call minus the moment its consumer "
+          "handed the input to the application (klabel: stamped by a librdkafka interceptor "
+          "plugin, tests/bench/load/kl_trace_ic.c, in `rd_kafka_consumer_poll` and "
+          "`rd_kafka_producev`; Python stages: after `consume()` returned / before `produce()`, "
+          "so (c)'s wait inside `consume()` for its batch to fill counts in end-to-end only, while "
+          "klabel's batching wait counts in both); "
+          "**end-to-end** = the collector's receive time minus the generator's send time. "
+          "All CLOCK_REALTIME µs on one machine. Percentiles in ms (p50 / p99 / p99.9). "
+          "A system that fell behind (results more than 1 s late, or a queue building up) "
+          "shows its achieved rate and no latency.", "",
+          "| system | offered | achieved | consume-to-produce | end-to-end | stage cores |",
+          "|---|---|---|---|---|---|"]
+    for k in "abcd":
+        if k not in S:
+            continue
+        s = S[k]
+        for r in rates:
+            ph = (s.get("rates") or {}).get(str(r))
+            if not ph:
+                if s.get("rates") is not None or s.get("skipped"):
+                    why = (s.get("rates_skipped") or {}).get(str(r)) or s.get("skipped") or "not run"
+                    L.append(f"| ({k}) | {r:,}/s | {why} | | | |")
+                continue
+            if ph.get("kept_up"):
+                c, e = ph.get("c2p_ms") or {}, ph.get("e2e_ms") or {}
+                L.append(f"| ({k}) | {r:,}/s | {fmt(ph.get('achieved_rate'))}/s | "
+                         f"{fmt(c.get('p50'), 2)} / {fmt(c.get('p99'), 2)} / {fmt(c.get('p99.9'), 2)} | "
+                         f"{fmt(e.get('p50'), 2)} / {fmt(e.get('p99'), 2)} / {fmt(e.get('p99.9'), 2)} | "
+                         f"{fmt(ph.get('stage_cpu_cores'), 2)} |")
+            else:
+                L.append(f"| ({k}) | {r:,}/s | **fell behind**: {fmt(ph.get('achieved_rate'))}/s | – | – | "
+                         f"{fmt(ph.get('stage_cpu_cores'), 2)} |")
+    km = [(r, ((S.get("b", {}).get("rates") or {}).get(str(r)) or {}).get("metrics")) for r in rates]
+    if any(m for _, m in km):
+        L += ["", "klabel's own metrics of (b) over each rate (scraped from `/metrics` before and "
+              "after it; histogram quantiles interpolated within Prometheus buckets): batch closes "
+              "by reason, batch size, how late a deadline close was against `batch.max.delay.us`, "
+              "and `klabel_consume_to_produce_seconds` (poll to delivery report, so it includes "
+              "the producer's linger and the broker's acknowledgement).", "",
+              "| offered | closes (size / deadline / idle) | batch size p50 / p99 | close lateness p50 / p99 | poll-to-delivery p50 / p99 |",
+              "|---|---|---|---|---|"]
+        for r, m in km:
+            if not m:
+                continue
+            br = m.get("batches_by_reason") or {}
+            closes = " / ".join(f"{br.get('reason=' + x, 0):,.0f}" for x in ("size", "deadline", "idle"))
+            bs = m.get("batch_size") or {}
+            la = m.get("batch_close_lateness_s") or {}
+            cp = m.get("klabel_consume_to_produce_s") or {}
+
+            def us(q, key):
+                v = q.get(key)
+                return "–" if v is None else ("> " if q.get(key + "_above") else "") + f"{v * 1e6:,.0f} µs"
+            L.append(f"| {r:,}/s | {closes} | {fmt(bs.get('p50'))} / {fmt(bs.get('p99'))} | "
+                     f"{us(la, 'p50')} / {us(la, 'p99')} | {us(cp, 'p50')} / {us(cp, 'p99')} |")
+    L += ["", f"![latency against offered load]({plot_rel['latency_vs_load']})", "",
+          f"![latency distribution at 10k/s]({plot_rel['latency_cdf_10k']})", "",
+          "### Acceptance figures", "",
+          "| target | goal | this run | met |", "|---|---|---|---|"]
+    for t in res["targets"]:
+        met = "yes" if t["met"] else ("no" if t["met"] is False else "not measured")
+        note = f" ({t['note']})" if t.get("note") else ""
+        L.append(f"| {t['target']} | {t['goal']} | {t['value'] or '–'}{note} | {met} |")
+    L += ["", f"Bottleneck of (b) at saturation: {res['bottleneck']}.", "",
+          "klabel settings: " + ", ".join(f"`{k}={v}`" for k, v in res["config"]["klabel"].items()) + ".",
+          "Raw figures: `results/bench/<time>/results.json` (per phase: counts, percentiles, "
+          "CPU of every process, machine load); command: `make bench` "
+          "(`BENCH_ARGS=--quick` for a short smoke run).", ""]
+    return "\n".join(L)
+
+
+def write_doc(path, text):
+    """Replaces only the section HEADING of path (to the next "## ")."""
+    old = ""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    if HEADING in old:
+        start = old.index(HEADING)
+        m = re.compile(r"^## ", re.M).search(old, start + len(HEADING))
+        end = m.start() if m else len(old)
+        new = old[:start] + text.rstrip("\n") + "\n" + ("\n" + old[end:] if m else "")
+    elif old:
+        new = old.rstrip("\n") + "\n\n" + text
+    else:
+        new = "# Benchmarks\n\n" + text
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(new)
+    os.replace(tmp, path)

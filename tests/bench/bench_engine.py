@@ -323,9 +323,7 @@ headlines), on all {len_docs(r):,} headlines replayed {r['replay']} times
 | model load | {fc['cpu_s_load_only'] * 1e3:,.0f} ms CPU (CLI start + reading the .bin; peak RSS {r['fasttext_load_rss_kb'] / 1024:,.0f} MB) | {mem['open_cold_ms']:.1f} ms cold, {mem['open_warm_ms_median']:.2f} ms warm (`kl_model_open`, mmap, wall clock) | |
 
 Repeated runs on this shared machine moved these ratios by up to about a
-quarter (while the bench was written: training 1.4x to 1.8x by CPU time,
-in process 1.9x to 2.5x, CLI 3.0x to 3.1x); klabel stayed ahead in each.
-In process, klabel spends {100 * ki['featurize_s'] / ki['cpu_s']:.0f}% of
+quarter; klabel stayed ahead in every run. In process, klabel spends {100 * ki['featurize_s'] / ki['cpu_s']:.0f}% of
 the time featurizing (tokens, hashing, vocabulary lookups) and the rest in
 `kl_model_predict_batch` ({fmt(ki['predict_only_docs_per_s'])} docs/s
 alone), which is bound by memory: each headline sums about 30 random
@@ -414,7 +412,9 @@ int8 alone cannot reach 4x (the per-row scale costs 4 bytes for every 100
 weights: 400 / 104 = 3.85x); pq reaches 8x, and int8 with a cutoff far
 more. The accuracy changes are within a few test headlines (one headline
 is 0.1 point). Quantized rows are not faster to predict with: a row costs
-one cache miss whether it is 400 or 100 bytes, and the rows are random. Commands: `klabel quantize ft.safetensors -o ft-int8.safetensors`,
+one cache miss whether it is 400 or 100 bytes, and the rows are random.
+
+Commands: `klabel quantize ft.safetensors -o ft-int8.safetensors`,
 `klabel quantize ft.safetensors -o ft-pq.safetensors --pq`, `klabel
 quantize ft.safetensors -o ft-cut.safetensors --cutoff {args.cutoff}`,
 `klabel eval -m ft-int8.safetensors -i test.txt`; all run by
@@ -455,10 +455,22 @@ def main():
     ap.add_argument("--train-rounds", type=int, default=2,
                     help="training runs per tool and epoch count")
     ap.add_argument("--cutoff", type=int, default=100000)
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the docs sections from --out, run nothing")
     args = ap.parse_args()
+    if args.report_only:
+        with open(args.out) as f:
+            r = json.load(f)
+        args.replay, args.cutoff = r["replay"], r.get("cutoff", args.cutoff)
+        args.train_rounds = r.get("train_rounds", args.train_rounds)
+        write_doc(args.doc, HEAD_SPEED, speed_section(r, args))
+        write_doc(args.doc, HEAD_QUANT, quant_section(r, args))
+        return
     os.makedirs(args.work, exist_ok=True)
     p, docs, ntok = prepare(args)
-    r = {"replay": args.replay, "train_tokens": ntok, "hyper": HYPER}
+    r = {"replay": args.replay, "train_tokens": ntok, "hyper": HYPER,
+         "cutoff": args.cutoff, "train_rounds": args.train_rounds,
+         "rounds": args.rounds}
     log("training fastText and klabel (1 thread)")
     own = os.path.join(args.work, "kl-own.safetensors")
     r["training"] = {"fasttext": train(args, p, "fasttext",

@@ -233,10 +233,11 @@ def bottleneck(res):
     prof = s.get("metrics") or {}
     inside = ""
     if prof.get("model_us_per_event") is not None and s.get("cpu_s_per_M"):
-        inside = (f"; inside klabel the model took {prof['model_us_per_event']:.2f} µs per event "
-                  f"of the {s['cpu_s_per_M']:.2f} µs of CPU per event (mean batch "
-                  f"{prof.get('batch_size_mean')}): the rest is Kafka I/O, JSON decode/encode "
-                  "and tokenizing")
+        inside = (f"; inside klabel, the model's wall time (klabel_model_seconds) was "
+                  f"{prof['model_us_per_event']:.2f} µs per event against "
+                  f"{s['cpu_s_per_M']:.2f} µs of the process's CPU per event, mean batch "
+                  f"{prof.get('batch_size_mean')} (wall time includes time the thread was "
+                  "descheduled on the busy machine)")
     return f"{why}; cores used per process in (b)'s saturation window: {parts}{inside}"
 
 

@@ -108,11 +108,17 @@ void kl_hs_predict(const struct kl_hs *t, const float *logits, int k,
         }
         f = logits[fr.node - t->nlabels];
         f = (float)(1.0 / (double)(1.0f + expf(-f)));
-        /* right pushed first so that left is visited first */
+        /* right pushed first so that left is visited first; a NaN logit
+         * (NaN input rows are not scanned at open) gives both branches
+         * probability 0, as predict.c turns NaN probabilities into 0, so
+         * that no NaN score reaches the heap and unorders it */
         stack[sp++] = (struct kl_hs_frame){
-            t->right[fr.node], fr.score + kl_topk_log(f)};
+            t->right[fr.node],
+            fr.score + kl_topk_log(isnan(f) ? 0.0f : f)};
         stack[sp++] = (struct kl_hs_frame){
-            t->left[fr.node], fr.score + kl_topk_log((float)(1.0 - (double)f))};
+            t->left[fr.node],
+            fr.score + kl_topk_log(isnan(f) ? 0.0f
+                                            : (float)(1.0 - (double)f))};
     }
     kl_topk_sort(&h);
     o->k = h.n;

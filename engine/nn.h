@@ -208,8 +208,8 @@ int kl_textcnn_forward(const struct kl_nn *nn, const int32_t *const *seq,
  * Returns 0 or KL_ENOMEM. */
 int kl_nn_dropout_x(struct kl_nn_cache *cache, float *x, size_t n);
 
-/* Grows *p to hold need elements of size elem (doubling; contents kept).
- * Returns 0 or KL_ENOMEM. */
+/* Grows *p to hold need elements of size elem (doubling; contents kept):
+ * kl_grow() starting from 64 elements. Returns 0 or KL_ENOMEM. */
 int kl_nn_reserve(void **p, size_t *cap, size_t need, size_t elem);
 
 /* ---------------------------------------------------------- backward */

@@ -12,26 +12,13 @@
 #include <cblas.h>
 
 #include "klabel/engine.h"
+#include "grow.h"
 #include "nn.h"
 
 /* Contract in nn.h. */
 int kl_nn_reserve(void **p, size_t *cap, size_t need, size_t elem)
 {
-    size_t ncap = *cap ? *cap : 64;
-    void *q;
-
-    if (need <= *cap)
-        return KL_OK;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return KL_ENOMEM;
-        ncap *= 2;
-    }
-    if ((q = realloc(*p, ncap * elem)) == NULL)
-        return KL_ENOMEM;
-    *p = q;
-    *cap = ncap;
-    return KL_OK;
+    return kl_grow(p, cap, need, elem, 64);
 }
 
 /* Contract in nn.h. */

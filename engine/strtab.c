@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "klabel/engine.h"
+#include "grow.h"
 #include "strtab.h"
 
 /* Zeroes t; it owns nothing yet. */
@@ -43,26 +44,6 @@ static int strtab_rehash(struct kl_strtab *t)
     return KL_OK;
 }
 
-/* Grows a buffer to hold need bytes (doubling). */
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t ncap = *cap ? *cap : 256;
-    void *q;
-
-    if (need <= *cap)
-        return KL_OK;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return KL_ENOMEM;
-        ncap *= 2;
-    }
-    if ((q = realloc(*p, ncap * elem)) == NULL)
-        return KL_ENOMEM;
-    *p = q;
-    *cap = ncap;
-    return KL_OK;
-}
-
 /* Contract in strtab.h. */
 int64_t kl_strtab_add(struct kl_strtab *t, const char *s, size_t len)
 {
@@ -86,9 +67,10 @@ int64_t kl_strtab_add(struct kl_strtab *t, const char *s, size_t len)
     }
     if (t->n >= INT32_MAX)
         return KL_ERANGE;
-    if ((rc = grow((void **)&t->e, &t->cap, t->n + 1, sizeof *t->e)) != KL_OK ||
-        (rc = grow((void **)&t->arena, &t->arena_cap, t->arena_len + len + 1,
-                   1)) != KL_OK)
+    if ((rc = kl_grow((void **)&t->e, &t->cap, t->n + 1, sizeof *t->e,
+                      256)) != KL_OK ||
+        (rc = kl_grow((void **)&t->arena, &t->arena_cap, t->arena_len + len + 1,
+                      1, 256)) != KL_OK)
         return rc;
     e = &t->e[t->n];
     e->off = t->arena_len;

@@ -19,6 +19,7 @@
 #include <utf8proc.h>
 
 #include "klabel/engine.h"
+#include "grow.h"
 #include "preprocess.h"
 #include "segment.h"
 #include "tokaux.h"
@@ -46,27 +47,6 @@ void kl_tokens_fini(struct kl_tokens *tok)
     kl_tokens_init(tok);
 }
 
-/* Grows *p (of elem-byte items) to at least need items, doubling. */
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t ncap = *cap ? *cap : 64;
-    void *q;
-
-    if (need <= *cap)
-        return KL_OK;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return KL_ENOMEM;
-        ncap *= 2;
-    }
-    q = realloc(*p, ncap * elem);
-    if (q == NULL)
-        return KL_ENOMEM;
-    *p = q;
-    *cap = ncap;
-    return KL_OK;
-}
-
 /* Makes room for one more token entry. */
 static int tokens_reserve_one(struct kl_tokens *tok)
 {
@@ -76,9 +56,11 @@ static int tokens_reserve_one(struct kl_tokens *tok)
     if (tok->n < tok->cap)
         return KL_OK;
     cap_off = cap_len = tok->cap;
-    rc = grow((void **)&tok->off, &cap_off, tok->n + 1, sizeof *tok->off);
+    rc = kl_grow((void **)&tok->off, &cap_off, tok->n + 1, sizeof *tok->off,
+                 64);
     if (rc == KL_OK)
-        rc = grow((void **)&tok->len, &cap_len, tok->n + 1, sizeof *tok->len);
+        rc = kl_grow((void **)&tok->len, &cap_len, tok->n + 1,
+                     sizeof *tok->len, 64);
     if (rc != KL_OK)
         return rc;
     tok->cap = cap_off < cap_len ? cap_off : cap_len;
@@ -101,7 +83,7 @@ static int tokens_close(struct kl_tokens *tok, size_t start)
 /* Contract in tokenize.h. */
 int kl_tokens_reserve_buf(struct kl_tokens *tok, size_t need)
 {
-    return grow((void **)&tok->buf, &tok->buf_cap, need, 1);
+    return kl_grow((void **)&tok->buf, &tok->buf_cap, need, 1, 64);
 }
 
 /* Contract in tokenize.h. */
@@ -120,7 +102,8 @@ int kl_tokens_push_span(struct kl_tokens *tok, size_t off, size_t n)
 /* Contract in tokenize.h. */
 int kl_tokens_push(struct kl_tokens *tok, const char *s, size_t n)
 {
-    int rc = grow((void **)&tok->buf, &tok->buf_cap, tok->buf_len + n, 1);
+    int rc = kl_grow((void **)&tok->buf, &tok->buf_cap, tok->buf_len + n, 1,
+                     64);
 
     if (rc != KL_OK)
         return rc;
@@ -136,7 +119,7 @@ static int tokenize_fasttext(size_t max, const char *text, size_t len,
     size_t i = 0, words_max = max - 1; /* the last slot is for "</s>" */
     int rc;
 
-    rc = grow((void **)&tok->buf, &tok->buf_cap, len + KL_EOS_LEN, 1);
+    rc = kl_grow((void **)&tok->buf, &tok->buf_cap, len + KL_EOS_LEN, 1, 64);
     if (rc != KL_OK)
         return rc;
     while (i < len && tok->n < words_max) {
@@ -230,14 +213,15 @@ static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
             return KL_ERANGE;
         if ((size_t)ncp <= tok->cp_cap)
             break;
-        rc = grow((void **)&tok->cp, &tok->cp_cap, (size_t)ncp, sizeof *tok->cp);
+        rc = kl_grow((void **)&tok->cp, &tok->cp_cap, (size_t)ncp,
+                     sizeof *tok->cp, 64);
         if (rc != KL_OK)
             return rc;
     }
     ncp = utf8proc_normalize_utf32(tok->cp, ncp, TOK_NORM_OPTS);
     if (ncp < 0)
         return KL_EUTF8;
-    rc = grow((void **)&tok->buf, &tok->buf_cap, 4 * (size_t)ncp, 1);
+    rc = kl_grow((void **)&tok->buf, &tok->buf_cap, 4 * (size_t)ncp, 1, 64);
     if (rc != KL_OK)
         return rc;
     for (utf8proc_ssize_t i = 0; i < ncp && tok->n < max; i++) {

@@ -12,6 +12,7 @@
 #include "klabel/engine.h"
 #include "dict.h"
 #include "error.h"
+#include "grow.h"
 #include "strtab.h"
 #include "tokenize.h"
 #include "train_data.h"
@@ -35,26 +36,6 @@ struct loader {
     size_t nrlab, rlab_cap;
 };
 
-/* Grows an array of elem-byte items to hold need (doubling). */
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t ncap = *cap ? *cap : 256;
-    void *q;
-
-    if (need <= *cap)
-        return KL_OK;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return KL_ENOMEM;
-        ncap *= 2;
-    }
-    if ((q = realloc(*p, ncap * elem)) == NULL)
-        return KL_ENOMEM;
-    *p = q;
-    *cap = ncap;
-    return KL_OK;
-}
-
 /* Reads the whole file at path into ld->buf. */
 static int read_file(struct loader *ld, const char *path, char *err,
                      size_t errsz)
@@ -67,7 +48,8 @@ static int read_file(struct loader *ld, const char *path, char *err,
         return kl_error_set(err, errsz, KL_EIO, "%s: cannot open: %s", path,
                             strerror(errno));
     for (;;) {
-        if ((rc = grow((void **)&ld->buf, &cap, ld->len + 65536, 1)) != KL_OK)
+        if ((rc = kl_grow((void **)&ld->buf, &cap, ld->len + 65536, 1,
+                          256)) != KL_OK)
             goto out;
         n = fread(ld->buf + ld->len, 1, cap - ld->len, fp);
         ld->len += n;
@@ -103,8 +85,8 @@ static int add_label(struct loader *ld, const char *s, size_t n,
         return kl_error_set(err, errsz, KL_ERANGE,
                             "line %zu: more than %d distinct labels", lineno,
                             KL_LABELS_MAX);
-    if ((rc = grow((void **)&ld->rlab, &ld->rlab_cap, ld->nrlab + 1,
-                   sizeof *ld->rlab)) != KL_OK)
+    if ((rc = kl_grow((void **)&ld->rlab, &ld->rlab_cap, ld->nrlab + 1,
+                      sizeof *ld->rlab, 256)) != KL_OK)
         return rc;
     ld->rlab[ld->nrlab++] = (int32_t)id;
     return KL_OK;
@@ -198,8 +180,8 @@ static int parse_line(struct loader *ld, char *line, size_t n, size_t lineno,
         if ((id = kl_strtab_add(&ld->words, w, ld->tok.len[t])) < 0)
             return (int)id;
     }
-    if ((rc = grow((void **)&ld->raw, &ld->raw_cap, ld->nraw + 1,
-                   sizeof *ld->raw)) != KL_OK)
+    if ((rc = kl_grow((void **)&ld->raw, &ld->raw_cap, ld->nraw + 1,
+                      sizeof *ld->raw, 256)) != KL_OK)
         return rc;
     ld->raw[ld->nraw++] = ex;
     return KL_OK;
@@ -290,10 +272,10 @@ static int featurize_all(struct loader *ld, struct kl_train_data *td,
             continue;
         }
         if (rc != KL_OK ||
-            (rc = grow((void **)&td->ids, &ids_cap, nids + f.n,
-                       sizeof *td->ids)) != KL_OK ||
-            (rc = grow((void **)&td->lab, &lab_cap, nlab + ex->nlab,
-                       sizeof *td->lab)) != KL_OK)
+            (rc = kl_grow((void **)&td->ids, &ids_cap, nids + f.n,
+                          sizeof *td->ids, 256)) != KL_OK ||
+            (rc = kl_grow((void **)&td->lab, &lab_cap, nlab + ex->nlab,
+                          sizeof *td->lab, 256)) != KL_OK)
             goto out;
         memcpy(td->ids + nids, f.ids, f.n * sizeof *f.ids);
         nids += f.n;

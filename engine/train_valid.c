@@ -14,29 +14,10 @@
 #include "klabel/engine.h"
 #include "dict.h"
 #include "error.h"
+#include "grow.h"
 #include "sigmoid.h"
 #include "strtab.h"
 #include "train_valid.h"
-
-/* Grows an array of elem-byte items to hold need (doubling). */
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t ncap = *cap ? *cap : 256;
-    void *q;
-
-    if (need <= *cap)
-        return KL_OK;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return KL_ENOMEM;
-        ncap *= 2;
-    }
-    if ((q = realloc(*p, ncap * elem)) == NULL)
-        return KL_ENOMEM;
-    *p = q;
-    *cap = ncap;
-    return KL_OK;
-}
 
 struct vloader {
     struct kl_valid *v;
@@ -72,14 +53,14 @@ static int add_line(struct vloader *L, const char *line, size_t n,
         return kl_error_set(err, errsz, rc, "line %zu: %s", lineno,
                             kl_strerror(rc));
     }
-    if ((rc = grow((void **)&v->ex_off, &L->exo_cap, v->nex + 2,
-                   sizeof *v->ex_off)) != KL_OK ||
-        (rc = grow((void **)&v->lab_off, &L->labo_cap, v->nex + 2,
-                   sizeof *v->lab_off)) != KL_OK ||
-        (rc = grow((void **)&v->ids, &L->ids_cap, L->nids + L->f.n,
-                   sizeof *v->ids)) != KL_OK ||
-        (rc = grow((void **)&v->lab, &L->lab_cap, L->nlab + L->ex.nlabels,
-                   sizeof *v->lab)) != KL_OK)
+    if ((rc = kl_grow((void **)&v->ex_off, &L->exo_cap, v->nex + 2,
+                      sizeof *v->ex_off, 256)) != KL_OK ||
+        (rc = kl_grow((void **)&v->lab_off, &L->labo_cap, v->nex + 2,
+                      sizeof *v->lab_off, 256)) != KL_OK ||
+        (rc = kl_grow((void **)&v->ids, &L->ids_cap, L->nids + L->f.n,
+                      sizeof *v->ids, 256)) != KL_OK ||
+        (rc = kl_grow((void **)&v->lab, &L->lab_cap, L->nlab + L->ex.nlabels,
+                      sizeof *v->lab, 256)) != KL_OK)
         return rc;
     if (L->f.n > 0)
         memcpy(v->ids + L->nids, L->f.ids, L->f.n * sizeof *L->f.ids);

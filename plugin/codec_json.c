@@ -15,10 +15,11 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "str.h"
 
 #define KL_JSON_MAX_BYTES_DEFAULT 1048576
 #define KL_JSON_STACK_COPY 4096 /* inputs shorter than this are copied on the stack */
@@ -30,20 +31,6 @@ struct dec {
     const cJSON *root;
     size_t nul_escapes; /* "\u0000" escapes anywhere in the input */
 };
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errsz)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 /* Stable names of enum kl_decode_error (dead-letter header values).
  * Static strings; never NULL. */
@@ -295,7 +282,8 @@ static int number_id(const struct dec *d, const cJSON *it, const char *field,
                 x = strtoll(tmp, &endp, 10);
             }
             if (n >= sizeof(tmp) || errno == ERANGE || *endp) {
-                seterr(why, whysz, "field '%s' is an integer beyond 64 bits", field);
+                kl_str_format(why, whysz,
+                              "field '%s' is an integer beyond 64 bits", field);
                 return -1;
             }
             snprintf(out, outsz, "%lld", x);
@@ -303,11 +291,11 @@ static int number_id(const struct dec *d, const cJSON *it, const char *field,
         }
     }
     if (!isfinite(v) || v != floor(v)) {
-        seterr(why, whysz, "field '%s' is a number but not an integer", field);
+        kl_str_format(why, whysz, "field '%s' is a number but not an integer", field);
         return -1;
     }
     if (v < -9223372036854775808.0 || v >= 9223372036854775808.0) {
-        seterr(why, whysz, "field '%s' is an integer beyond 64 bits", field);
+        kl_str_format(why, whysz, "field '%s' is an integer beyond 64 bits", field);
         return -1;
     }
     snprintf(out, outsz, "%lld", (long long)v);
@@ -337,21 +325,23 @@ static int check_str_field(const struct dec *d, const cJSON *it,
     if (!it || cJSON_IsNull(it))
         return 0;
     if (!cJSON_IsString(it)) {
-        seterr(err, errsz, "field '%s' is %s, not a string", field, type_name(it));
+        kl_str_format(err, errsz,
+                      "field '%s' is %s, not a string", field, type_name(it));
         return KL_DEC_BAD_FIELD;
     }
     n = strlen(it->valuestring);
     if (n > max) {
-        seterr(err, errsz, "field '%s' is %zu bytes, at most %zu allowed", field,
-               n, max);
+        kl_str_format(err, errsz, "field '%s' is %zu bytes, at most %zu allowed", field,
+                      n, max);
         return KL_DEC_BAD_FIELD;
     }
     if (has_nul(d, it, 0)) {
-        seterr(err, errsz, "field '%s' contains a NUL character (\\u0000)", field);
+        kl_str_format(err, errsz,
+                      "field '%s' contains a NUL character (\\u0000)", field);
         return KL_DEC_BAD_FIELD;
     }
     if (kl_utf8_validate(it->valuestring, n, NULL) != 0) {
-        seterr(err, errsz, "field '%s' is not valid UTF-8", field);
+        kl_str_format(err, errsz, "field '%s' is not valid UTF-8", field);
         return KL_DEC_UTF8;
     }
     return 0;
@@ -383,23 +373,25 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
     int rc = KL_DEC_OK;
 
     if (!ev || (!buf && len)) {
-        seterr(err, errsz, "kl_json_decode_event: NULL argument");
+        kl_str_format(err, errsz, "kl_json_decode_event: NULL argument");
         return KL_EINVAL;
     }
     kl_event_fini(ev);
     if (len > max) {
-        seterr(err, errsz, "value is %zu bytes, input.max.bytes is %zu", len, max);
+        kl_str_format(err, errsz,
+                      "value is %zu bytes, input.max.bytes is %zu", len, max);
         return KL_DEC_OVERSIZE;
     }
     if (json_scan(buf, len, &bad, &d.nul_escapes) != 0) {
-        seterr(err, errsz, "not valid JSON: control character 0x%02x at byte %zu",
-               ((const unsigned char *)buf)[bad], bad);
+        kl_str_format(err, errsz,
+                      "not valid JSON: control character 0x%02x at byte %zu",
+                      ((const unsigned char *)buf)[bad], bad);
         return KL_DEC_MALFORMED;
     }
     /* A NUL-terminated copy: cJSON never reads past it, whatever the input */
     copy = len < sizeof(stack) ? stack : malloc(len + 1);
     if (!copy) {
-        seterr(err, errsz, "out of memory");
+        kl_str_format(err, errsz, "out of memory");
         return KL_ENOMEM;
     }
     if (len)
@@ -410,8 +402,8 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
 
     root = cJSON_ParseWithLengthOpts(copy, len, &end, 0);
     if (!root) {
-        seterr(err, errsz, "not valid JSON (error at byte %zu)",
-               end && end >= copy ? (size_t)(end - copy) : (size_t)0);
+        kl_str_format(err, errsz, "not valid JSON (error at byte %zu)",
+                      end && end >= copy ? (size_t)(end - copy) : (size_t)0);
         rc = KL_DEC_MALFORMED;
         goto out;
     }
@@ -419,13 +411,13 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
                                 *end == '\r'))
         end++;
     if (end != copy + len) {
-        seterr(err, errsz, "not valid JSON: trailing data at byte %zu",
-               (size_t)(end - copy));
+        kl_str_format(err, errsz, "not valid JSON: trailing data at byte %zu",
+                      (size_t)(end - copy));
         rc = KL_DEC_MALFORMED;
         goto out;
     }
     if (!cJSON_IsObject(root)) {
-        seterr(err, errsz, "top level is %s, not an object", type_name(root));
+        kl_str_format(err, errsz, "top level is %s, not an object", type_name(root));
         rc = KL_DEC_MALFORMED;
         goto out;
     }
@@ -433,36 +425,39 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
 
     text = resolve(&d, root, f_text, strlen(f_text));
     if (!text) {
-        seterr(err, errsz, "field '%s' is missing", f_text);
+        kl_str_format(err, errsz, "field '%s' is missing", f_text);
         rc = KL_DEC_MISSING_TEXT;
         goto out;
     }
     if (!cJSON_IsString(text)) {
-        seterr(err, errsz, "field '%s' is %s, not a string", f_text, type_name(text));
+        kl_str_format(err, errsz,
+                      "field '%s' is %s, not a string", f_text, type_name(text));
         rc = KL_DEC_MISSING_TEXT;
         goto out;
     }
 
     if (kl_utf8_validate(buf, len, &bad) != 0) {
-        seterr(err, errsz, "invalid UTF-8 at byte %zu", bad);
+        kl_str_format(err, errsz, "invalid UTF-8 at byte %zu", bad);
         rc = KL_DEC_UTF8;
         goto out;
     }
     tlen = strlen(text->valuestring);
     if (has_nul(&d, text, 0)) {
-        seterr(err, errsz, "field '%s' contains a NUL character (\\u0000)", f_text);
+        kl_str_format(err, errsz,
+                      "field '%s' contains a NUL character (\\u0000)", f_text);
         rc = KL_DEC_UTF8;
         goto out;
     }
     if (kl_utf8_validate(text->valuestring, tlen, &bad) != 0) {
-        seterr(err, errsz, "field '%s' is not valid UTF-8 at byte %zu", f_text, bad);
+        kl_str_format(err, errsz,
+                      "field '%s' is not valid UTF-8 at byte %zu", f_text, bad);
         rc = KL_DEC_UTF8;
         goto out;
     }
 
     if (kl_text_is_blank(text->valuestring, tlen)) {
-        seterr(err, errsz, "field '%s' is %s", f_text,
-               tlen ? "only white space" : "empty");
+        kl_str_format(err, errsz, "field '%s' is %s", f_text,
+                      tlen ? "only white space" : "empty");
         rc = KL_DEC_EMPTY_TEXT;
         goto out;
     }
@@ -476,8 +471,8 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
             goto out;
         }
     } else if (id && !cJSON_IsString(id) && !cJSON_IsNull(id)) {
-        seterr(err, errsz, "field '%s' is %s, not a string or an integer", f_id,
-               type_name(id));
+        kl_str_format(err, errsz, "field '%s' is %s, not a string or an integer", f_id,
+                      type_name(id));
         rc = KL_DEC_BAD_FIELD;
         goto out;
     } else if ((rc = check_str_field(&d, id, f_id, KL_EVENT_ID_MAX, err, errsz))) {
@@ -489,14 +484,16 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
         double v = ts->valuedouble;
 
         if (!cJSON_IsNumber(ts)) {
-            seterr(err, errsz, "field '%s' is %s, not a number (ms since the epoch)",
-                   f_ts, type_name(ts));
+            kl_str_format(err, errsz,
+                          "field '%s' is %s, not a number (ms since the epoch)",
+                          f_ts, type_name(ts));
             rc = KL_DEC_BAD_FIELD;
             goto out;
         }
         if (!isfinite(v) || v < 0 || v >= 9223372036854775808.0) {
-            seterr(err, errsz, "field '%s' is out of range (ms since the epoch, >= 0)",
-                   f_ts);
+            kl_str_format(err, errsz,
+                          "field '%s' is out of range (ms since the epoch, >= 0)",
+                          f_ts);
             rc = KL_DEC_BAD_FIELD;
             goto out;
         }
@@ -519,7 +516,7 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
     }
     if (!ev->text || (id && !cJSON_IsNull(id) && !ev->id) ||
         (kind && cJSON_IsString(kind) && !ev->kind)) {
-        seterr(err, errsz, "out of memory");
+        kl_str_format(err, errsz, "out of memory");
         rc = KL_ENOMEM;
     }
 out:

@@ -8,13 +8,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "config_pattern.h"
 #include "klabel/engine.h"
+#include "str.h"
 
 struct kl_cfg_val {
     char *s;     /* value as text (trimmed); NULL = unset */
@@ -34,20 +34,6 @@ struct kl_config {
     struct kl_cfg_kv *dyn;   /* (ndyn) keys of patterns ("model.<name>.path") */
     size_t ndyn, dyn_cap;
 };
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errsz)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 static int find_def(const char *key)
 {
@@ -132,14 +118,14 @@ static int parse_value(const struct kl_cfg_def *d, const char *v,
         errno = 0;
         x = strtoll(v, &end, 10);
         if (!*v || *end || errno == ERANGE || isspace((unsigned char)*v)) {
-            seterr(err, errsz,
-                   "invalid value '%s' for '%s': expected an integer in %.0f..%.0f",
-                   v, d->name, d->min, d->max);
+            kl_str_format(err, errsz,
+                          "invalid value '%s' for '%s': expected an integer in %.0f..%.0f",
+                          v, d->name, d->min, d->max);
             return KL_EINVAL;
         }
         if ((double)x < d->min || (double)x > d->max) {
-            seterr(err, errsz, "value '%s' for '%s' is out of range %.0f..%.0f",
-                   v, d->name, d->min, d->max);
+            kl_str_format(err, errsz, "value '%s' for '%s' is out of range %.0f..%.0f",
+                          v, d->name, d->min, d->max);
             return KL_ERANGE;
         }
         out->i = x;
@@ -152,14 +138,14 @@ static int parse_value(const struct kl_cfg_def *d, const char *v,
         x = strtod(v, &end);
         if (!*v || *end || errno == ERANGE || !isfinite(x) ||
             isspace((unsigned char)*v)) {
-            seterr(err, errsz,
-                   "invalid value '%s' for '%s': expected a number in %g..%g",
-                   v, d->name, d->min, d->max);
+            kl_str_format(err, errsz,
+                          "invalid value '%s' for '%s': expected a number in %g..%g",
+                          v, d->name, d->min, d->max);
             return KL_EINVAL;
         }
         if (x < d->min || x > d->max) {
-            seterr(err, errsz, "value '%s' for '%s' is out of range %g..%g", v,
-                   d->name, d->min, d->max);
+            kl_str_format(err, errsz, "value '%s' for '%s' is out of range %g..%g", v,
+                          d->name, d->min, d->max);
             return KL_ERANGE;
         }
         out->d = x;
@@ -174,15 +160,15 @@ static int parse_value(const struct kl_cfg_def *d, const char *v,
             out->i = 0;
             return 0;
         }
-        seterr(err, errsz,
-               "invalid value '%s' for '%s': expected true, false, yes, no, 1 or 0",
-               v, d->name);
+        kl_str_format(err, errsz,
+                      "invalid value '%s' for '%s': expected true, false, yes, no, 1 or 0",
+                      v, d->name);
         return KL_EINVAL;
     case KL_CFG_ENUM:
         if (choice_ok(d->choices, v))
             return 0;
-        seterr(err, errsz, "invalid value '%s' for '%s': expected one of %s", v,
-               d->name, d->choices);
+        kl_str_format(err, errsz, "invalid value '%s' for '%s': expected one of %s", v,
+                      d->name, d->choices);
         return KL_EINVAL;
     default: /* KL_CFG_STR, KL_CFG_LIST: any text */
         return 0;
@@ -198,12 +184,12 @@ int kl_config_check(const struct kl_cfg_def *d, const char *value, char *err,
     int rc;
 
     if (!d || !value) {
-        seterr(err, errsz, "kl_config_check: NULL argument");
+        kl_str_format(err, errsz, "kl_config_check: NULL argument");
         return KL_EINVAL;
     }
     t = dup_trimmed(value, strlen(value));
     if (!t) {
-        seterr(err, errsz, "out of memory");
+        kl_str_format(err, errsz, "out of memory");
         return KL_ENOMEM;
     }
     rc = parse_value(d, t, &v, err, errsz);
@@ -221,8 +207,8 @@ static int set_kafka(struct kl_config *c, const char *key, const char *value,
     int rc = 0;
 
     if (!*rest || !strcmp(rest, "consumer.") || !strcmp(rest, "producer.")) {
-        seterr(err, errsz, "configuration key '%s' names no librdkafka property",
-               key);
+        kl_str_format(err, errsz, "configuration key '%s' names no librdkafka property",
+                      key);
         rc = KL_EINVAL;
         goto out;
     }
@@ -261,7 +247,7 @@ static int set_kafka(struct kl_config *c, const char *key, const char *value,
     k = v = NULL;
 out:
     if (rc == KL_ENOMEM)
-        seterr(err, errsz, "out of memory setting '%s'", key);
+        kl_str_format(err, errsz, "out of memory setting '%s'", key);
     free(k);
     free(v);
     return rc;
@@ -310,7 +296,7 @@ int kl_config_set(struct kl_config *c, const char *key, const char *value,
     int i, rc = 0;
 
     if (!c || !key || !value) {
-        seterr(err, errsz, "kl_config_set: NULL argument");
+        kl_str_format(err, errsz, "kl_config_set: NULL argument");
         return KL_EINVAL;
     }
     if (!strncmp(key, "kafka.", 6))
@@ -329,17 +315,17 @@ int kl_config_set(struct kl_config *c, const char *key, const char *value,
                 nv.s = NULL;
         }
         if (rc == KL_ENOMEM)
-            seterr(err, errsz, "out of memory setting '%s'", key);
+            kl_str_format(err, errsz, "out of memory setting '%s'", key);
         goto out;
     }
     if (i < 0) {
-        seterr(err, errsz,
-               "unknown configuration key '%s' (see klabel run --help)", key);
+        kl_str_format(err, errsz,
+                      "unknown configuration key '%s' (see klabel run --help)", key);
         return KL_EINVAL;
     }
     nv.s = dup_trimmed(value, strlen(value));
     if (!nv.s) {
-        seterr(err, errsz, "out of memory setting '%s'", key);
+        kl_str_format(err, errsz, "out of memory setting '%s'", key);
         rc = KL_ENOMEM;
         goto out;
     }
@@ -363,16 +349,16 @@ int kl_config_set_kv(struct kl_config *c, const char *kv, char *err,
     int rc;
 
     if (!eq) {
-        seterr(err, errsz, "expected key=value, got '%s'", kv ? kv : "(null)");
+        kl_str_format(err, errsz, "expected key=value, got '%s'", kv ? kv : "(null)");
         return KL_EINVAL;
     }
     key = dup_trimmed(kv, (size_t)(eq - kv));
     if (!key) {
-        seterr(err, errsz, "out of memory");
+        kl_str_format(err, errsz, "out of memory");
         return KL_ENOMEM;
     }
     if (!*key) {
-        seterr(err, errsz, "expected key=value, got '%s'", kv);
+        kl_str_format(err, errsz, "expected key=value, got '%s'", kv);
         rc = KL_EINVAL;
         goto out;
     }

@@ -6,27 +6,13 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "klabel/engine.h"
+#include "str.h"
 
 #define KL_CFG_LINE_MAX 65536 /* bytes in one (logical) properties line */
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errsz)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-}
 
 static int is_space(int ch)
 {
@@ -196,8 +182,8 @@ static int parse_line(struct kl_config *c, char *s, size_t n, char *err,
     }
     vbeg = i;
     if (!sep && vbeg == n) {
-        seterr(err, errsz, "expected key=value, got '%.*s'",
-               (int)(n > 80 ? 80 : n), s);
+        kl_str_format(err, errsz, "expected key=value, got '%.*s'",
+                      (int)(n > 80 ? 80 : n), s);
         return KL_EINVAL;
     }
     while (n > vbeg && is_space((unsigned char)s[n - 1]) &&
@@ -206,11 +192,11 @@ static int parse_line(struct kl_config *c, char *s, size_t n, char *err,
     s[kend] = '\0';
     s[n] = '\0';
     if (unescape(s, kend, &klen) != 0 || unescape(s + vbeg, n - vbeg, &vlen) != 0) {
-        seterr(err, errsz, "malformed \\uXXXX escape");
+        kl_str_format(err, errsz, "malformed \\uXXXX escape");
         return KL_EINVAL;
     }
     if (klen == 0) {
-        seterr(err, errsz, "empty key");
+        kl_str_format(err, errsz, "empty key");
         return KL_EINVAL;
     }
     return kl_config_set(c, s, s + vbeg, err, errsz);
@@ -230,13 +216,13 @@ int kl_config_load_file(struct kl_config *c, const char *path, char *err,
     FILE *f = fopen(path, "rb");
 
     if (!f) {
-        seterr(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+        kl_str_format(err, errsz, "%s: cannot open: %s", path, strerror(errno));
         return KL_EIO;
     }
     phys = malloc(KL_CFG_LINE_MAX + 2);
     logical = malloc(KL_CFG_LINE_MAX + 1);
     if (!phys || !logical) {
-        seterr(err, errsz, "%s: out of memory", path);
+        kl_str_format(err, errsz, "%s: out of memory", path);
         rc = KL_ENOMEM;
         goto out;
     }
@@ -245,14 +231,14 @@ int kl_config_load_file(struct kl_config *c, const char *path, char *err,
 
         r = read_line(f, phys, &plen);
         if (r == -2) {
-            seterr(err, errsz, "%s:%d: read error: %s", path, lineno + 1,
-                   strerror(errno));
+            kl_str_format(err, errsz, "%s:%d: read error: %s", path, lineno + 1,
+                          strerror(errno));
             rc = KL_EIO;
             goto out;
         }
         if (r == -1) {
-            seterr(err, errsz, "%s:%d: line is longer than %d bytes", path,
-                   lineno + 1, KL_CFG_LINE_MAX);
+            kl_str_format(err, errsz, "%s:%d: line is longer than %d bytes", path,
+                          lineno + 1, KL_CFG_LINE_MAX);
             rc = KL_ERANGE;
             goto out;
         }
@@ -285,8 +271,8 @@ int kl_config_load_file(struct kl_config *c, const char *path, char *err,
         if (cont)
             plen--;
         if (llen + plen > KL_CFG_LINE_MAX) {
-            seterr(err, errsz, "%s:%d: line is longer than %d bytes", path,
-                   start, KL_CFG_LINE_MAX);
+            kl_str_format(err, errsz, "%s:%d: line is longer than %d bytes", path,
+                          start, KL_CFG_LINE_MAX);
             rc = KL_ERANGE;
             goto out;
         }
@@ -297,7 +283,7 @@ int kl_config_load_file(struct kl_config *c, const char *path, char *err,
             continue; /* r == 1 here */
         rc = parse_line(c, logical, llen, why, sizeof(why));
         if (rc != 0) {
-            seterr(err, errsz, "%s:%d: %s", path, start, why);
+            kl_str_format(err, errsz, "%s:%d: %s", path, start, why);
             goto out;
         }
         if (r == 0)

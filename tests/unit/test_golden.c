@@ -863,11 +863,13 @@ Test(corrupt, damaged_ftz_imports_like_it_opens, .init = setup,
     free(good);
 }
 
-/* Reproduces a fuzz_fasttext crash (heap-buffer-overflow in kl_hs_build):
- * hierarchical softmax builds its Huffman tree from label counts read from
- * the file, and a count at or above fastText's "not built yet" sentinel
- * (1e15) walked the node index past the arrays. Any counts now give a
- * well-formed tree that predicts in range. */
+/* Reproduces two fuzz findings in hierarchical softmax. A crash
+ * (heap-buffer-overflow in kl_hs_build): the Huffman tree is built from
+ * label counts read from the file, and a count at or above fastText's "not
+ * built yet" sentinel (1e15) walked the node index past the arrays. And a
+ * NaN logit (from NaN input rows) put NaN scores into the top-k heap, so a
+ * label of probability 0 came before one of probability 1. Any counts now
+ * give a well-formed tree, and NaN logits a best-first prediction. */
 Test(corrupt, hs_tree_from_any_label_counts)
 {
     static const int64_t c1[] = {2000000000000000LL, 1, 1};
@@ -917,6 +919,19 @@ Test(corrupt, hs_tree_from_any_label_counts)
                           p.prob[j] >= 0.0f && p.prob[j] <= 1.0f,
                       "case %zu: label %d %g", ci, (int)p.label[j],
                       (double)p.prob[j]);
+        /* NaN logits (NaN weights are not scanned at open): labels still
+         * come best first, NaN branches with probability 0 */
+        logits[0] = NAN;
+        logits[n > 2 ? n - 3 : 0] = NAN;
+        kl_hs_predict(&t, logits, n < KL_TOPK_MAX ? n : KL_TOPK_MAX, 0.0f,
+                      stack, &p);
+        for (int j = 0; j < p.k; j++)
+            cr_assert(p.label[j] >= 0 && p.label[j] < n &&
+                          p.prob[j] >= 0.0f && p.prob[j] <= 1.0f &&
+                          (j == 0 || p.prob[j] <= p.prob[j - 1]),
+                      "case %zu, NaN logits: label %d %g after %g", ci,
+                      (int)p.label[j], (double)p.prob[j],
+                      (double)(j ? p.prob[j - 1] : 1.0f));
         free(stack);
         kl_hs_fini(&t);
     }

@@ -63,6 +63,15 @@ int kl_dict_set_prune(struct kl_dict *d, const void *pairs, size_t n,
  * or -1 when the prune index does not hold it (the n-gram is dropped). */
 int32_t kl_dict_prune_find(const struct kl_dict *d, int32_t h);
 
+/* The first step of featurizing text[0..len) with d's tokenizer, shared by
+ * kl_dict_featurize() and the neural models' kl_nn_seq_ids(): zeroes f->n,
+ * f->ntokens and f->nword_tok, checks the length (KL_ERANGE past
+ * KL_TEXT_MAX) and the UTF-8 (KL_EUTF8), then tokenizes into f->tok and
+ * sets f->ntokens. Returns 0 or the tokenizer's error; f stays
+ * caller-owned. */
+int kl_dict_tokenize(const struct kl_dict *d, const char *text, size_t len,
+                     struct kl_features *f);
+
 /* kl_model_featurize() on a dict: see engine.h for the contract. */
 int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
                       struct kl_features *f);

@@ -66,20 +66,12 @@ static int reserve_text(struct kl_example *ex, size_t n)
 /* fastText's format: labels anywhere, the other tokens joined by spaces. */
 static int parse_fasttext(const char *line, size_t n, struct kl_example *ex)
 {
-    size_t i = 0;
+    size_t i = 0, a;
     int rc;
 
     if ((rc = reserve_text(ex, n)) != KL_OK)
         return rc;
-    while (i < n) {
-        size_t a;
-        while (i < n && kl_tokenize_is_space((unsigned char)line[i]))
-            i++;
-        if (i == n)
-            break;
-        a = i;
-        while (i < n && !kl_tokenize_is_space((unsigned char)line[i]))
-            i++;
+    while (kl_tokenize_next(line, n, &i, &a)) {
         if (kl_tokenize_is_label(line + a, i - a)) {
             rc = push_label(ex, a + KL_LABEL_PREFIX_LEN,
                             i - a - KL_LABEL_PREFIX_LEN);

@@ -6,7 +6,6 @@
  * been shown to hold the bytes it claims.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,6 +15,7 @@
 #include "klabel/engine.h"
 #include "error.h"
 #include "fasttext_read.h"
+#include "file.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the fastText reader copies little-endian values directly"
@@ -375,16 +375,8 @@ int kl_fasttext_read_file(const char *path, struct kl_fasttext *ft, char *err,
         memset(ft, 0, sizeof *ft);
     if (path == NULL || ft == NULL)
         return kl_error_set(err, errsz, KL_EINVAL, "no path or output");
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = kl_error_set(err, errsz, KL_EIO, "%s: cannot open: %s", path,
-                          strerror(errno));
+    if ((rc = kl_file_open_regular(path, &fd, &st, err, errsz)) != KL_OK)
         goto out;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = kl_error_set(err, errsz, KL_EIO, "%s: not a regular file", path);
-        goto out;
-    }
     if (st.st_size == 0) {
         rc = kl_fasttext_read(NULL, 0, path, ft, err, errsz);
         goto out;

@@ -141,13 +141,10 @@ static int push_word_ngrams(const struct kl_dict *d, const int32_t *hashes,
     return KL_OK;
 }
 
-/* Contract in dict.h / engine.h (kl_model_featurize). */
-int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
-                      struct kl_features *f)
+/* Contract in dict.h. */
+int kl_dict_tokenize(const struct kl_dict *d, const char *text, size_t len,
+                     struct kl_features *f)
 {
-    struct kl_tokens *tok = &f->tok;
-    int fasttext = d->tok.mode == KL_TOK_FASTTEXT;
-    size_t nh = 0;
     int rc;
 
     f->n = 0;
@@ -157,10 +154,24 @@ int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
         return KL_ERANGE;
     if (kl_utf8_validate(text, len, NULL) != KL_OK)
         return KL_EUTF8;
-    rc = kl_tokenize_validated(&d->tok, text, len, tok);
+    rc = kl_tokenize_validated(&d->tok, text, len, &f->tok);
     if (rc != KL_OK)
         return rc;
-    f->ntokens = tok->n;
+    f->ntokens = f->tok.n;
+    return KL_OK;
+}
+
+/* Contract in dict.h / engine.h (kl_model_featurize). */
+int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
+                      struct kl_features *f)
+{
+    struct kl_tokens *tok = &f->tok;
+    int fasttext = d->tok.mode == KL_TOK_FASTTEXT;
+    size_t nh = 0;
+    int rc;
+
+    if ((rc = kl_dict_tokenize(d, text, len, f)) != KL_OK)
+        return rc;
     rc = reserve_i32(&f->hashes, &f->hashes_cap, tok->n);
     if (rc == KL_OK && f->want_origin)
         rc = reserve_i32((int32_t **)&f->word_tok, &f->word_tok_cap, tok->n);

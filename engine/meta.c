@@ -1,11 +1,13 @@
 /*
  * engine/meta.c: the klabel metadata JSON (see meta.h and docs of the model
  * format): strict parsing with errors that name the bad field, and the
- * writer used by training.
+ * writer used by training (with the "created" time and the rounding of
+ * the numbers its "training" objects hold).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "klabel/engine.h"
 #include "error.h"
@@ -428,4 +430,24 @@ char *kl_meta_format(const struct kl_meta *m, cJSON *training)
     cJSON_Delete(training);
     cJSON_Delete(root);
     return out;
+}
+
+/* Contract in meta.h. */
+void kl_meta_created(char *buf, size_t n)
+{
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    time_t t = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Contract in meta.h. */
+double kl_meta_round6(double v)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof buf, "%.6g", v);
+    return strtod(buf, NULL);
 }

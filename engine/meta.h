@@ -6,6 +6,7 @@
 #ifndef KL_ENGINE_META_H
 #define KL_ENGINE_META_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <cJSON.h>
@@ -58,5 +59,14 @@ char *kl_meta_format(const struct kl_meta *m, cJSON *training);
 
 /* "softmax"/"ova"/"hs" and back; -1 for an unknown name. */
 const char *kl_meta_loss_name(int loss);
+
+/* The "created" time of a written model: $SOURCE_DATE_EPOCH when set
+ * (reproducible files), else now; ISO 8601 UTC ("2024-01-31T12:00:00Z")
+ * into buf[0..n) (32 bytes are enough). */
+void kl_meta_created(char *buf, size_t n);
+
+/* v rounded to 6 significant digits, so that a float such as 0.1f or
+ * 0.002f is written into the metadata as 0.1 or 0.002. */
+double kl_meta_round6(double v);
 
 #endif /* KL_ENGINE_META_H */

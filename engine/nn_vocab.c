@@ -31,16 +31,8 @@ int kl_nn_seq_ids(const struct kl_dict *d, const struct kl_nn_conf *c,
     size_t n = 0, max = (size_t)c->max_len, start = 0;
     int rc;
 
-    f->n = 0;
-    f->ntokens = 0;
-    f->nword_tok = 0;
-    if (len > KL_TEXT_MAX)
-        return KL_ERANGE;
-    if (kl_utf8_validate(text, len, NULL) != KL_OK)
-        return KL_EUTF8;
-    if ((rc = kl_tokenize_validated(&d->tok, text, len, tok)) != KL_OK)
+    if ((rc = kl_dict_tokenize(d, text, len, f)) != KL_OK)
         return rc;
-    f->ntokens = tok->n;
     if ((rc = reserve_ids(f, tok->n > max ? tok->n : max)) != KL_OK)
         return rc;
     for (size_t i = 0; i < tok->n; i++) {

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cblas.h>
 
@@ -21,25 +20,6 @@
 #include "safetensors.h"
 #include "tokmodel.h"
 
-/* "created" for the metadata: $SOURCE_DATE_EPOCH when set, else now. */
-static void created_time(char *buf, size_t n)
-{
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    time_t t = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* A float rounded to 6 significant digits, so 0.002f prints as 0.002. */
-static double round6(double v)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.6g", v);
-    return strtod(buf, NULL);
-}
-
 /* The "training" object, or NULL (out of memory). */
 static cJSON *summary(const struct kl_nn_trainer *tr)
 {
@@ -48,37 +28,42 @@ static cJSON *summary(const struct kl_nn_trainer *tr)
     char when[32];
     int ok;
 
-    created_time(when, sizeof when);
+    kl_meta_created(when, sizeof when);
     ok = t != NULL &&
          cJSON_AddNumberToObject(t, "examples", (double)tr->train->n) &&
          cJSON_AddNumberToObject(t, "skipped", (double)tr->train->dropped) &&
          cJSON_AddNumberToObject(t, "tokens", (double)tr->train->tokens) &&
          cJSON_AddNumberToObject(t, "epochs", tr->epochs_run) &&
          cJSON_AddStringToObject(t, "optimizer", "adam") &&
-         cJSON_AddNumberToObject(t, "lr", round6(o->nn.lr)) &&
+         cJSON_AddNumberToObject(t, "lr", kl_meta_round6(o->nn.lr)) &&
          cJSON_AddNumberToObject(t, "batch", o->nn.batch) &&
-         cJSON_AddNumberToObject(t, "dropout", round6(o->nn.dropout)) &&
-         cJSON_AddNumberToObject(t, "clip", round6(o->nn.clip)) &&
+         cJSON_AddNumberToObject(t, "dropout",
+                                 kl_meta_round6(o->nn.dropout)) &&
+         cJSON_AddNumberToObject(t, "clip", kl_meta_round6(o->nn.clip)) &&
          cJSON_AddNumberToObject(t, "min_count", o->min_count) &&
          cJSON_AddNumberToObject(t, "seed", (double)o->seed) &&
-         cJSON_AddNumberToObject(t, "loss", round6(tr->train_loss)) &&
+         cJSON_AddNumberToObject(t, "loss",
+                                 kl_meta_round6(tr->train_loss)) &&
          cJSON_AddStringToObject(t, "created", when);
     if (ok && tr->valid != NULL) {
         v = cJSON_AddObjectToObject(t, "validation");
         ok = v && cJSON_AddStringToObject(v, "file", o->valid_path) &&
              cJSON_AddNumberToObject(v, "examples", (double)tr->valid->n) &&
              cJSON_AddNumberToObject(v, "best_epoch", tr->best_epoch) &&
-             cJSON_AddNumberToObject(v, "accuracy",
-                                     round6(tr->vacc[tr->best_epoch - 1])) &&
-             cJSON_AddNumberToObject(v, "loss", round6(tr->best_loss));
+             cJSON_AddNumberToObject(
+                 v, "accuracy", kl_meta_round6(tr->vacc[tr->best_epoch - 1])) &&
+             cJSON_AddNumberToObject(v, "loss",
+                                     kl_meta_round6(tr->best_loss));
         a = ok ? cJSON_AddArrayToObject(v, "epochs") : NULL;
         ok = a != NULL;
         for (int32_t e = 0; ok && e < tr->epochs_run; e++) {
             cJSON *x = cJSON_CreateObject();
             ok = x && cJSON_AddItemToArray(a, x) &&
                  cJSON_AddNumberToObject(x, "epoch", e + 1) &&
-                 cJSON_AddNumberToObject(x, "accuracy", round6(tr->vacc[e])) &&
-                 cJSON_AddNumberToObject(x, "loss", round6(tr->vloss[e]));
+                 cJSON_AddNumberToObject(x, "accuracy",
+                                         kl_meta_round6(tr->vacc[e])) &&
+                 cJSON_AddNumberToObject(x, "loss",
+                                         kl_meta_round6(tr->vloss[e]));
         }
     }
     if (!ok) {

@@ -4,7 +4,6 @@
  * (header padded so the data is KL_ST_ALIGN-aligned; temp file + rename).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "klabel/engine.h"
 #include "error.h"
+#include "file.h"
 #include "safetensors.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -247,16 +247,8 @@ int kl_safetensors_open(struct kl_st_file *f, const char *path, char *err,
     int fd = -1, rc = KL_OK;
 
     memset(f, 0, sizeof *f);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = kl_error_set(err, errsz, KL_EIO, "%s: cannot open: %s", path,
-                          strerror(errno));
+    if ((rc = kl_file_open_regular(path, &fd, &st, err, errsz)) != KL_OK)
         goto out;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = kl_error_set(err, errsz, KL_EIO, "%s: not a regular file", path);
-        goto out;
-    }
     if (st.st_size < 8) {
         rc = kl_error_set(err, errsz, KL_EFORMAT,
                           "%s: file is %lld bytes, shorter than the 8-byte "

@@ -115,22 +115,13 @@ int kl_tokens_push(struct kl_tokens *tok, const char *s, size_t n)
 static int tokenize_fasttext(size_t max, const char *text, size_t len,
                              struct kl_tokens *tok)
 {
-    const unsigned char *p = (const unsigned char *)text;
-    size_t i = 0, words_max = max - 1; /* the last slot is for "</s>" */
+    size_t i = 0, start, words_max = max - 1; /* the last slot: "</s>" */
     int rc;
 
     rc = kl_grow((void **)&tok->buf, &tok->buf_cap, len + KL_EOS_LEN, 1, 64);
     if (rc != KL_OK)
         return rc;
-    while (i < len && tok->n < words_max) {
-        size_t start;
-        while (i < len && kl_tokenize_is_space(p[i]))
-            i++;
-        if (i == len)
-            break;
-        start = i;
-        while (i < len && !kl_tokenize_is_space(p[i]))
-            i++;
+    while (tok->n < words_max && kl_tokenize_next(text, len, &i, &start)) {
         memcpy(tok->buf + tok->buf_len, text + start, i - start);
         tok->buf_len += i - start;
         rc = tokens_close(tok, tok->buf_len - (i - start));

@@ -49,4 +49,22 @@ static inline int kl_tokenize_is_space(unsigned char c)
            c == '\r' || c == '\0';
 }
 
+/* Steps *i through s[0..n) to the next fastText word (a run of bytes that
+ * kl_tokenize_is_space() does not match): returns 1 with the word at
+ * s[*start .. *i), or 0 with *i == n when only delimiters remain. Used by
+ * the fasttext tokenizer and the labeled-line parsers (example.c,
+ * train_data.c) so that they split lines alike. */
+static inline int kl_tokenize_next(const char *s, size_t n, size_t *i,
+                                   size_t *start)
+{
+    while (*i < n && kl_tokenize_is_space((unsigned char)s[*i]))
+        (*i)++;
+    if (*i >= n)
+        return 0;
+    *start = *i;
+    while (*i < n && !kl_tokenize_is_space((unsigned char)s[*i]))
+        (*i)++;
+    return 1;
+}
+
 #endif /* KL_ENGINE_TOKENIZE_H */

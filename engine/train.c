@@ -323,26 +323,6 @@ static int train_run(struct trainer *tr, struct worker *ws, char *err,
     return rc;
 }
 
-/* "created" for the metadata: $SOURCE_DATE_EPOCH when set (reproducible
- * files), else now; ISO 8601 UTC. */
-static void created_time(char *buf, size_t n)
-{
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    time_t t = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : time(NULL);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* A float rounded to 6 significant digits, so 0.1f prints as 0.1. */
-static double round6(double v)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.6g", v);
-    return strtod(buf, NULL);
-}
-
 /* The training summary object of the metadata, or NULL (out of memory). */
 static cJSON *training_summary(const struct trainer *tr,
                                const struct worker *ws)
@@ -356,17 +336,18 @@ static cJSON *training_summary(const struct trainer *tr,
         loss += ws[i].loss;
         seen += (double)ws[i].nseen;
     }
-    created_time(when, sizeof when);
+    kl_meta_created(when, sizeof when);
     if (t == NULL ||
         !cJSON_AddNumberToObject(t, "examples", (double)tr->td->nex) ||
         !cJSON_AddNumberToObject(t, "skipped", (double)tr->td->skipped) ||
         !cJSON_AddNumberToObject(t, "tokens", (double)tr->td->ntokens) ||
         !cJSON_AddNumberToObject(t, "epochs", o->epoch) ||
-        !cJSON_AddNumberToObject(t, "lr", round6(o->lr)) ||
+        !cJSON_AddNumberToObject(t, "lr", kl_meta_round6(o->lr)) ||
         !cJSON_AddNumberToObject(t, "min_count", o->min_count) ||
         !cJSON_AddNumberToObject(t, "threads", o->threads) ||
         !cJSON_AddNumberToObject(t, "seed", (double)o->seed) ||
-        !cJSON_AddNumberToObject(t, "loss", round6(seen ? loss / seen : 0)) ||
+        !cJSON_AddNumberToObject(t, "loss",
+                                 kl_meta_round6(seen ? loss / seen : 0)) ||
         !cJSON_AddStringToObject(t, "created", when)) {
         cJSON_Delete(t);
         return NULL;

@@ -100,18 +100,10 @@ static int parse_fasttext_line(struct loader *ld, char *line, size_t n,
                                size_t errsz)
 {
     char *dst = line;
-    size_t i = 0;
+    size_t i = 0, a;
     int rc;
 
-    while (i < n) {
-        size_t a;
-        while (i < n && kl_tokenize_is_space((unsigned char)line[i]))
-            i++;
-        if (i == n)
-            break;
-        a = i;
-        while (i < n && !kl_tokenize_is_space((unsigned char)line[i]))
-            i++;
+    while (kl_tokenize_next(line, n, &i, &a)) {
         if (kl_tokenize_is_label(line + a, i - a)) {
             rc = add_label(ld, line + a + KL_LABEL_PREFIX_LEN,
                            i - a - KL_LABEL_PREFIX_LEN, lineno, err, errsz);

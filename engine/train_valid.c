@@ -15,6 +15,7 @@
 #include "dict.h"
 #include "error.h"
 #include "grow.h"
+#include "meta.h"
 #include "sigmoid.h"
 #include "strtab.h"
 #include "train_valid.h"
@@ -251,14 +252,6 @@ int kl_valid_score(const struct kl_valid *v, const float *input,
     return KL_OK;
 }
 
-/* A float rounded to 6 significant digits. */
-static double round6(double x)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.6g", x);
-    return strtod(buf, NULL);
-}
-
 /* Contract in train_valid.h. */
 cJSON *kl_valid_summary(const struct kl_valid *v, const char *path,
                         const struct kl_valid_score *hist, size_t n)
@@ -272,8 +265,10 @@ cJSON *kl_valid_summary(const struct kl_valid *v, const char *path,
         !cJSON_AddNumberToObject(o, "unknown_label", (double)v->unknown) ||
         !cJSON_AddNumberToObject(o, "no_features", (double)v->empty) ||
         (n > 0 &&
-         (!cJSON_AddNumberToObject(o, "accuracy", round6(hist[n - 1].accuracy)) ||
-          !cJSON_AddNumberToObject(o, "loss", round6(hist[n - 1].loss)))) ||
+         (!cJSON_AddNumberToObject(o, "accuracy",
+                                   kl_meta_round6(hist[n - 1].accuracy)) ||
+          !cJSON_AddNumberToObject(o, "loss",
+                                   kl_meta_round6(hist[n - 1].loss)))) ||
         (a = cJSON_AddArrayToObject(o, "epochs")) == NULL)
         goto fail;
     for (size_t i = 0; i < n; i++) {
@@ -283,8 +278,9 @@ cJSON *kl_valid_summary(const struct kl_valid *v, const char *path,
             goto fail;
         }
         if (!cJSON_AddNumberToObject(x, "epoch", hist[i].epoch) ||
-            !cJSON_AddNumberToObject(x, "accuracy", round6(hist[i].accuracy)) ||
-            !cJSON_AddNumberToObject(x, "loss", round6(hist[i].loss)))
+            !cJSON_AddNumberToObject(x, "accuracy",
+                                     kl_meta_round6(hist[i].accuracy)) ||
+            !cJSON_AddNumberToObject(x, "loss", kl_meta_round6(hist[i].loss)))
             goto fail;
     }
     return o;

@@ -30,4 +30,32 @@ void kl_cli_usage(FILE *out);
 int kl_cli_parse_long(const char *s, long min, long max, long *out);
 int kl_cli_parse_double(const char *s, double *out);
 
+/* The default model id of `train` and `import`: the base name of path
+ * without its extension ("out/news.st" -> "news"), written into buf[0..n)
+ * (truncated to fit). Returns buf, which stays caller-owned. */
+const char *kl_cli_default_id(const char *path, char *buf, size_t n);
+
+/* The options `eval` and `predict` share: -m MODEL, -i INPUT, -k N and
+ * --threshold F. Strings are borrowed from argv. */
+struct kl_cli_model_args {
+    const char *model, *input; /* NULL until given */
+    long k;                    /* labels per line, 1..KL_TOPK_MAX */
+    double threshold;          /* 0..1 */
+};
+
+/* Applies option c (as getopt_long returned it) with value arg to a.
+ * Returns 0 when c is 'm', 'i', 'k' or 't' with a valid value, -1 for any
+ * other option or a bad value (the caller prints the usage). */
+int kl_cli_model_arg(struct kl_cli_model_args *a, int c, const char *arg);
+
+struct kl_model;
+
+/* Opens a->model into *m (caller owns it: kl_model_destroy()) and
+ * a->input into *in (stdin when NULL or "-"; the caller fcloses any other
+ * stream). On failure prints "klabel CMD: reason" or perror(input) on
+ * stderr and returns -1, leaving whatever was opened in *m / *in for the
+ * caller's cleanup; returns 0 on success. */
+int kl_cli_open_model_input(const char *cmd, const struct kl_cli_model_args *a,
+                            struct kl_model **m, FILE **in);
+
 #endif

@@ -1,12 +1,15 @@
 /*
- * Shared pieces of the `klabel` commands: the top-level usage text and
- * strict number parsing for options.
+ * Shared pieces of the `klabel` commands: the top-level usage text,
+ * strict number parsing for options, the default model id, and the model
+ * and input options of `eval` and `predict`.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
+#include "klabel/engine.h"
 #include "klabel/version.h"
 
 void kl_cli_usage(FILE *out)
@@ -63,5 +66,52 @@ int kl_cli_parse_double(const char *s, double *out)
     if (errno || *end || !isfinite(v))
         return -1;
     *out = v;
+    return 0;
+}
+
+/* Contract in cli.h. */
+const char *kl_cli_default_id(const char *path, char *buf, size_t n)
+{
+    const char *base = strrchr(path, '/');
+    char *dot;
+
+    snprintf(buf, n, "%s", base ? base + 1 : path);
+    dot = strrchr(buf, '.');
+    if (dot && dot != buf)
+        *dot = '\0';
+    return buf;
+}
+
+/* Contract in cli.h. */
+int kl_cli_model_arg(struct kl_cli_model_args *a, int c, const char *arg)
+{
+    switch (c) {
+    case 'm': a->model = arg; return 0;
+    case 'i': a->input = arg; return 0;
+    case 'k': return kl_cli_parse_long(arg, 1, KL_TOPK_MAX, &a->k);
+    case 't':
+        if (kl_cli_parse_double(arg, &a->threshold) || a->threshold < 0 ||
+            a->threshold > 1)
+            return -1;
+        return 0;
+    }
+    return -1;
+}
+
+/* Contract in cli.h. */
+int kl_cli_open_model_input(const char *cmd, const struct kl_cli_model_args *a,
+                            struct kl_model **m, FILE **in)
+{
+    char err[1024];
+
+    if (kl_model_open(a->model, m, err, sizeof err)) {
+        fprintf(stderr, "klabel %s: %s\n", cmd, err);
+        return -1;
+    }
+    *in = a->input && strcmp(a->input, "-") ? fopen(a->input, "r") : stdin;
+    if (!*in) {
+        perror(a->input);
+        return -1;
+    }
     return 0;
 }

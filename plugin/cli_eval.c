@@ -241,12 +241,10 @@ int kl_cli_eval(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     struct eval_ctx *pc = calloc(1, sizeof *pc);
     struct kl_model *m = NULL;
-    const char *model = NULL, *input = NULL;
+    struct kl_cli_model_args a = {.k = 1};
     FILE *in = NULL;
     char err[1024] = "";
     int c, json = 0, rc = KL_EXIT_FAIL;
-    long k = 1;
-    double thr = 0;
 
     if (!pc) {
         fprintf(stderr, "klabel eval: out of memory\n");
@@ -260,44 +258,30 @@ int kl_cli_eval(int argc, char **argv)
     optind = 0;
     while ((c = getopt_long(argc, argv, "+m:i:k:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'i': input = optarg; break;
-        case 'k':
-            if (kl_cli_parse_long(optarg, 1, KL_TOPK_MAX, &k))
-                goto usage;
-            break;
-        case 't':
-            if (kl_cli_parse_double(optarg, &thr) || thr < 0 || thr > 1)
-                goto usage;
-            break;
         case 'j': json = 1; break;
         case 'h': eval_usage(stdout); rc = KL_EXIT_OK; goto out;
-        default: goto usage;
+        default:
+            if (kl_cli_model_arg(&a, c, optarg))
+                goto usage;
         }
     }
-    if (optind < argc || !model || !input)
+    if (optind < argc || !a.model || !a.input)
         goto usage;
-    if (kl_model_open(model, &m, err, sizeof err)) {
-        fprintf(stderr, "klabel eval: %s\n", err);
+    if (kl_cli_open_model_input("eval", &a, &m, &in))
         goto out;
-    }
-    if ((in = strcmp(input, "-") ? fopen(input, "r") : stdin) == NULL) {
-        perror(input);
-        goto out;
-    }
     pc->m = m;
     pc->mi = kl_model_info(m);
-    pc->k = (int)k;
-    pc->threshold = (float)thr;
+    pc->k = (int)a.k;
+    pc->threshold = (float)a.threshold;
     if (kl_eval_create(pc->mi->nlabels, &pc->acc) != KL_OK) {
         fprintf(stderr, "klabel eval: out of memory\n");
         goto out;
     }
     if (eval_stream(pc, in, err, sizeof err) != KL_OK) {
-        fprintf(stderr, "klabel eval: %s: %s\n", input, err);
+        fprintf(stderr, "klabel eval: %s: %s\n", a.input, err);
         goto out;
     }
-    if (eval_print(pc, input, json) != KL_OK || fflush(stdout) == EOF) {
+    if (eval_print(pc, a.input, json) != KL_OK || fflush(stdout) == EOF) {
         fprintf(stderr, "klabel eval: cannot write the report\n");
         goto out;
     }
@@ -311,7 +295,7 @@ usage:
     if (optind < argc)
         fprintf(stderr, "klabel eval: unexpected argument '%s'\n",
                 argv[optind]);
-    else if ((!model || !input) && c == -1)
+    else if ((!a.model || !a.input) && c == -1)
         fprintf(stderr, "klabel eval: -m MODEL and -i TEST are required\n");
     else
         fprintf(stderr, "klabel eval: bad option or value\n");

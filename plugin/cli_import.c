@@ -8,7 +8,6 @@
  */
 #include <getopt.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 #include "klabel/engine.h"
@@ -27,19 +26,6 @@ static void import_usage(FILE *out)
             "      --id ID         model id (default: the output's base name)\n"
             "      --version V     model version (default 1)\n"
             "  -q, --quiet         no summary on stderr\n");
-}
-
-/* Base name of path without its extension, into buf. */
-static const char *default_id(const char *path, char *buf, size_t n)
-{
-    const char *base = strrchr(path, '/');
-    char *dot;
-
-    snprintf(buf, n, "%s", base ? base + 1 : path);
-    dot = strrchr(buf, '.');
-    if (dot && dot != buf)
-        *dot = '\0';
-    return buf;
 }
 
 enum { OPT_ID = 256, OPT_VERSION };
@@ -80,7 +66,7 @@ int kl_cli_import(int argc, char **argv)
         return KL_EXIT_USAGE;
     }
     if (id == NULL)
-        id = default_id(outp, idbuf, sizeof idbuf);
+        id = kl_cli_default_id(outp, idbuf, sizeof idbuf);
     if (kl_model_open(in, &m, err, sizeof err)) {
         fprintf(stderr, "klabel import: %s\n", err);
         goto out;

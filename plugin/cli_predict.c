@@ -262,12 +262,11 @@ int kl_cli_predict(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     struct predict_ctx *pc = calloc(1, sizeof *pc);
     struct kl_model *m = NULL;
-    const char *model = NULL, *input = NULL;
+    struct kl_cli_model_args a = {.k = 1};
     FILE *in = NULL;
     char err[1024];
     int c, rc = KL_EXIT_FAIL;
-    long k = 1, xn = 0;
-    double thr = 0;
+    long xn = 0;
     size_t i;
 
     if (!pc) {
@@ -284,16 +283,6 @@ int kl_cli_predict(int argc, char **argv)
     optind = 0;
     while ((c = getopt_long(argc, argv, "+m:i:k:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'i': input = optarg; break;
-        case 'k':
-            if (kl_cli_parse_long(optarg, 1, KL_TOPK_MAX, &k))
-                goto usage;
-            break;
-        case 't':
-            if (kl_cli_parse_double(optarg, &thr) || thr < 0 || thr > 1)
-                goto usage;
-            break;
         case 'j': pc->json = 1; break;
         case 'x':
             if (kl_cli_parse_long(optarg, 1, 1000, &xn))
@@ -302,25 +291,20 @@ int kl_cli_predict(int argc, char **argv)
             pc->json = 1;
             break;
         case 'h': predict_usage(stdout); rc = KL_EXIT_OK; goto out;
-        default: goto usage;
+        default:
+            if (kl_cli_model_arg(&a, c, optarg))
+                goto usage;
         }
     }
-    if (optind < argc || !model)
+    if (optind < argc || !a.model)
         goto usage;
-    if (kl_model_open(model, &m, err, sizeof err)) {
-        fprintf(stderr, "klabel predict: %s\n", err);
+    if (kl_cli_open_model_input("predict", &a, &m, &in))
         goto out;
-    }
-    in = input && strcmp(input, "-") ? fopen(input, "r") : stdin;
-    if (!in) {
-        perror(input);
-        goto out;
-    }
     openblas_set_num_threads(1); /* its threads lose on small batches */
     pc->m = m;
     pc->mi = kl_model_info(m);
-    pc->k = (int)k;
-    pc->threshold = (float)thr;
+    pc->k = (int)a.k;
+    pc->threshold = (float)a.threshold;
     for (i = 0; pc->explain && i < PREDICT_BATCH; i++)
         pc->feat[i].want_origin = 1;
     pc->jo.field_id = "id";
@@ -347,7 +331,7 @@ usage:
     if (optind < argc)
         fprintf(stderr, "klabel predict: unexpected argument '%s'\n",
                 argv[optind]);
-    else if (!model && c == -1)
+    else if (!a.model && c == -1)
         fprintf(stderr, "klabel predict: -m MODEL is required\n");
     else
         fprintf(stderr, "klabel predict: bad option or value\n");

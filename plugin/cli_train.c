@@ -55,19 +55,6 @@ static void train_usage(FILE *out)
             "      --patience N        early-stopping patience (default 2)\n");
 }
 
-/* Base name of path without its extension, into buf. */
-static const char *default_id(const char *path, char *buf, size_t n)
-{
-    const char *base = strrchr(path, '/');
-    char *dot;
-
-    snprintf(buf, n, "%s", base ? base + 1 : path);
-    dot = strrchr(buf, '.');
-    if (dot && dot != buf)
-        *dot = '\0';
-    return buf;
-}
-
 enum { OPT_ID = 256, OPT_VERSION, OPT_TOK, OPT_DIM, OPT_EPOCH, OPT_LR,
        OPT_NGRAMS, OPT_BUCKET, OPT_MINCOUNT, OPT_THREADS, OPT_SEED, OPT_LOSS };
 enum { OPT_SEGMENTER = 1000, OPT_STOPWORDS, OPT_STEM, OPT_PRETRAINED };
@@ -269,7 +256,7 @@ int kl_cli_train(int argc, char **argv)
         return KL_EXIT_USAGE;
     }
     if (!have_id)
-        o.id = default_id(outp, idbuf, sizeof idbuf);
+        o.id = kl_cli_default_id(outp, idbuf, sizeof idbuf);
     if (lr_given) /* neural models: the Adam step */
         o.nn.lr = o.lr;
     if (kl_train_file(&o, in, outp, err, sizeof err)) {

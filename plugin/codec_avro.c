@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "str.h"
+
 /* Follows a union to its current branch. */
 static int unwrap(avro_value_t *v)
 {
@@ -69,17 +71,6 @@ static const char *type_word(avro_type_t t)
     case AVRO_ARRAY: return "an array";
     default: return "another type";
     }
-}
-
-static char *dup_n(const char *s, size_t n)
-{
-    char *r = malloc(n + 1);
-
-    if (r) {
-        memcpy(r, s, n);
-        r[n] = '\0';
-    }
-    return r;
 }
 
 /* A string field (text, id, kind): *s / *n, or the class of the failure. */
@@ -220,14 +211,14 @@ static int extract(struct kl_avro_dec *d, struct entry *en,
         }
         ev->ts_ms = ts;
     }
-    ev->text = dup_n(text, tlen);
+    ev->text = kl_str_dup_n(text, tlen);
     ev->text_len = tlen;
     if (id) {
-        ev->id = dup_n(id, idlen);
+        ev->id = kl_str_dup_n(id, idlen);
         ev->id_len = idlen;
     }
     if (kind) {
-        ev->kind = dup_n(kind, klen);
+        ev->kind = kl_str_dup_n(kind, klen);
         ev->kind_len = klen;
     }
     if (!ev->text || (id && !ev->id) || (kind && !ev->kind)) {

@@ -302,17 +302,6 @@ static int number_id(const struct dec *d, const cJSON *it, const char *field,
     return 0;
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *r = malloc(n + 1);
-
-    if (r) {
-        memcpy(r, s, n);
-        r[n] = '\0';
-    }
-    return r;
-}
-
 /* Checks the optional string field `it` (NULL or JSON null = absent):
  * a string of at most max bytes, valid UTF-8, without NUL. Returns 0 or
  * KL_DEC_BAD_FIELD / KL_DEC_UTF8 with a reason. */
@@ -500,19 +489,19 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
         ev->ts_ms = (int64_t)floor(v);
     }
 
-    ev->text = dup_n(text->valuestring, tlen);
+    ev->text = kl_str_dup_n(text->valuestring, tlen);
     ev->text_len = tlen;
     if (id && cJSON_IsNumber(id)) {
         ev->id_len = strlen(idnum);
-        ev->id = dup_n(idnum, ev->id_len);
+        ev->id = kl_str_dup_n(idnum, ev->id_len);
         ev->id_is_number = 1;
     } else if (id && cJSON_IsString(id)) {
         ev->id_len = strlen(id->valuestring);
-        ev->id = dup_n(id->valuestring, ev->id_len);
+        ev->id = kl_str_dup_n(id->valuestring, ev->id_len);
     }
     if (kind && cJSON_IsString(kind)) {
         ev->kind_len = strlen(kind->valuestring);
-        ev->kind = dup_n(kind->valuestring, ev->kind_len);
+        ev->kind = kl_str_dup_n(kind->valuestring, ev->kind_len);
     }
     if (!ev->text || (id && !cJSON_IsNull(id) && !ev->id) ||
         (kind && cJSON_IsString(kind) && !ev->kind)) {

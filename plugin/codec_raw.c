@@ -13,18 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "str.h"
+
 #define KL_RAW_MAX_BYTES_DEFAULT 1048576
-
-static char *dup_n(const void *s, size_t n)
-{
-    char *r = malloc(n + 1);
-
-    if (r) {
-        memcpy(r, s, n);
-        r[n] = '\0';
-    }
-    return r;
-}
 
 /* Contract in codec.h. */
 int kl_raw_decode_event(const struct kl_raw_opts *o, const struct kl_msg *m,
@@ -76,7 +67,7 @@ int kl_raw_decode_event(const struct kl_raw_opts *o, const struct kl_msg *m,
             snprintf(err, errsz, "the key (the id) is not NUL-free UTF-8");
             return KL_DEC_BAD_FIELD;
         }
-        ev->id = dup_n(m->key, m->key_len);
+        ev->id = kl_str_dup_n(m->key, m->key_len);
         ev->id_len = m->key_len;
     } else {
         snprintf(coord, sizeof coord, "/%" PRId32 "/%" PRId64, m->partition,
@@ -87,7 +78,7 @@ int kl_raw_decode_event(const struct kl_raw_opts *o, const struct kl_msg *m,
         else if ((ev->id = malloc(ev->id_len + 1)) != NULL)
             snprintf(ev->id, ev->id_len + 1, "%s%s", m->topic ? m->topic : "", coord);
     }
-    ev->text = dup_n(v, m->value_len);
+    ev->text = kl_str_dup_n(v, m->value_len);
     ev->text_len = m->value_len;
     ev->ts_ms = m->ts_ms >= 0 ? m->ts_ms : -1;
     if (!ev->text || (ev->id_len && !ev->id)) {

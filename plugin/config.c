@@ -1,7 +1,8 @@
 /*
  * Stage configuration values (plugin/config.h): parsing and validating
- * values against the key table of config_keys.c, typed getters and the
- * kafka.* pass-through list. The properties-file reader is config_file.c.
+ * values against the key table of config_keys.c and storing them, with the
+ * kafka.* pass-through list and the keys of patterns. The typed getters
+ * are config_get.c; the properties-file reader is config_file.c.
  */
 #include "config.h"
 
@@ -13,29 +14,12 @@
 #include <strings.h>
 
 #include "config_pattern.h"
+#include "config_priv.h"
 #include "klabel/engine.h"
 #include "str.h"
 
-struct kl_cfg_val {
-    char *s;     /* value as text (trimmed); NULL = unset */
-    int64_t i;   /* KL_CFG_INT, and KL_CFG_BOOL as 0/1 */
-    double d;    /* KL_CFG_DOUBLE */
-};
-
-struct kl_cfg_kv {
-    char *k, *v; /* full key ("kafka.x.y") and value, as given */
-};
-
-struct kl_config {
-    size_t n;                /* declared keys */
-    struct kl_cfg_val *vals; /* (n) parallel to kl_config_table() */
-    struct kl_cfg_kv *kafka; /* (nkafka) pass-through keys, first-set order */
-    size_t nkafka, kafka_cap;
-    struct kl_cfg_kv *dyn;   /* (ndyn) keys of patterns ("model.<name>.path") */
-    size_t ndyn, dyn_cap;
-};
-
-static int find_def(const char *key)
+/* Contract in config_priv.h. */
+int kl_config_find_def(const char *key)
 {
     const struct kl_cfg_def *t = kl_config_table();
     int i;
@@ -44,47 +28,6 @@ static int find_def(const char *key)
         if (!kl_config_is_pattern(t[i].name) && strcmp(t[i].name, key) == 0)
             return i;
     return -1;
-}
-
-/* Looks up a declared key of the given type; anything else is a
- * programming error, so it aborts. */
-static const struct kl_cfg_val *must_get(const struct kl_config *c,
-                                         const char *key, int type)
-{
-    int i = find_def(key);
-
-    if (i < 0 || (type >= 0 && kl_config_table()[i].type != type)) {
-        fprintf(stderr, "kl_config: %s '%s'\n",
-                i < 0 ? "get of an undeclared key" : "typed get of another type",
-                key);
-        abort();
-    }
-    return &c->vals[i];
-}
-
-static int is_space(int ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\f' || ch == '\r' || ch == '\n' ||
-           ch == '\v';
-}
-
-/* Returns a malloc'ed copy of s[0..n) without surrounding white space. */
-static char *dup_trimmed(const char *s, size_t n)
-{
-    char *r;
-
-    while (n && is_space((unsigned char)*s)) {
-        s++;
-        n--;
-    }
-    while (n && is_space((unsigned char)s[n - 1]))
-        n--;
-    r = malloc(n + 1);
-    if (r) {
-        memcpy(r, s, n);
-        r[n] = '\0';
-    }
-    return r;
 }
 
 static int choice_ok(const char *choices, const char *v)
@@ -187,7 +130,7 @@ int kl_config_check(const struct kl_cfg_def *d, const char *value, char *err,
         kl_str_format(err, errsz, "kl_config_check: NULL argument");
         return KL_EINVAL;
     }
-    t = dup_trimmed(value, strlen(value));
+    t = kl_str_dup_trimmed(value, strlen(value));
     if (!t) {
         kl_str_format(err, errsz, "out of memory");
         return KL_ENOMEM;
@@ -301,12 +244,12 @@ int kl_config_set(struct kl_config *c, const char *key, const char *value,
     }
     if (!strncmp(key, "kafka.", 6))
         return set_kafka(c, key, value, err, errsz);
-    i = find_def(key);
+    i = kl_config_find_def(key);
     if (i < 0 && (i = kl_config_find_pattern(key)) >= 0) {
         struct kl_cfg_def d = kl_config_table()[i];
 
         d.name = key; /* errors name the key, not the pattern */
-        nv.s = dup_trimmed(value, strlen(value));
+        nv.s = kl_str_dup_trimmed(value, strlen(value));
         if (!nv.s) {
             rc = KL_ENOMEM;
         } else {
@@ -323,7 +266,7 @@ int kl_config_set(struct kl_config *c, const char *key, const char *value,
                       "unknown configuration key '%s' (see klabel run --help)", key);
         return KL_EINVAL;
     }
-    nv.s = dup_trimmed(value, strlen(value));
+    nv.s = kl_str_dup_trimmed(value, strlen(value));
     if (!nv.s) {
         kl_str_format(err, errsz, "out of memory setting '%s'", key);
         rc = KL_ENOMEM;
@@ -352,7 +295,7 @@ int kl_config_set_kv(struct kl_config *c, const char *kv, char *err,
         kl_str_format(err, errsz, "expected key=value, got '%s'", kv ? kv : "(null)");
         return KL_EINVAL;
     }
-    key = dup_trimmed(kv, (size_t)(eq - kv));
+    key = kl_str_dup_trimmed(kv, (size_t)(eq - kv));
     if (!key) {
         kl_str_format(err, errsz, "out of memory");
         return KL_ENOMEM;
@@ -422,8 +365,8 @@ void kl_config_destroy(struct kl_config *c)
     free(c);
 }
 
-/* Counts the non-empty comma-separated items of s. */
-static int list_count(const char *s)
+/* Contract in config_priv.h. */
+int kl_config_list_count(const char *s)
 {
     int n = 0, item = 0;
 
@@ -431,7 +374,7 @@ static int list_count(const char *s)
         if (*s == ',') {
             n += item;
             item = 0;
-        } else if (!is_space((unsigned char)*s)) {
+        } else if (!kl_str_is_space((unsigned char)*s)) {
             item = 1;
         }
     }
@@ -449,7 +392,7 @@ int kl_config_validate(const struct kl_config *c, char *err, size_t errsz)
     for (i = 0; i < c->n; i++) {
         const char *v = c->vals[i].s;
         int empty = !v || !*v ||
-                    (t[i].type == KL_CFG_LIST && list_count(v) == 0);
+                    (t[i].type == KL_CFG_LIST && kl_config_list_count(v) == 0);
 
         if (t[i].def || !empty || kl_config_is_pattern(t[i].name))
             continue;
@@ -467,153 +410,4 @@ int kl_config_validate(const struct kl_config *c, char *err, size_t errsz)
         snprintf(err + used, errsz - used,
                  " (set in the properties file or with -X key=value)");
     return KL_EINVAL;
-}
-
-/* Current value of a declared key as text; NULL for an unset required
- * key. Borrowed until the key is set again. Aborts on an undeclared key. */
-const char *kl_config_get(const struct kl_config *c, const char *key)
-{
-    return must_get(c, key, -1)->s;
-}
-
-/* Value of a declared KL_CFG_INT key; aborts on any other key. */
-int64_t kl_config_get_int(const struct kl_config *c, const char *key)
-{
-    return must_get(c, key, KL_CFG_INT)->i;
-}
-
-/* Value of a declared KL_CFG_DOUBLE key; aborts on any other key. */
-double kl_config_get_double(const struct kl_config *c, const char *key)
-{
-    return must_get(c, key, KL_CFG_DOUBLE)->d;
-}
-
-/* Value of a declared KL_CFG_BOOL key (0/1); aborts on any other key. */
-int kl_config_get_bool(const struct kl_config *c, const char *key)
-{
-    return (int)must_get(c, key, KL_CFG_BOOL)->i;
-}
-
-/* Items of a KL_CFG_LIST key: comma-separated, trimmed, empty ones dropped.
- * Returns the count (0 with *items == NULL when there are none) or
- * KL_ENOMEM; *items is caller-owned (free each, then the array). */
-int kl_config_get_list(const struct kl_config *c, const char *key,
-                       char ***items)
-{
-    const char *s = must_get(c, key, KL_CFG_LIST)->s, *p;
-    int n = list_count(s), k = 0, rc = 0;
-    char **v = NULL;
-
-    *items = NULL;
-    if (n == 0)
-        return 0;
-    v = calloc((size_t)n, sizeof(*v));
-    if (!v)
-        return KL_ENOMEM;
-    for (p = s; k < n; p++) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char *item = dup_trimmed(p, len);
-
-        if (!item) {
-            rc = KL_ENOMEM;
-            goto out;
-        }
-        if (*item)
-            v[k++] = item;
-        else
-            free(item);
-        if (!comma)
-            break;
-        p = comma;
-    }
-out:
-    if (rc != 0) {
-        while (k > 0)
-            free(v[--k]);
-        free(v);
-        return rc;
-    }
-    *items = v;
-    return k;
-}
-
-/* Calls fn(k, v, ud) for each kafka.* key for role: first the shared
- * "kafka.<prop>" keys, then "kafka.<role>.<prop>", so a role-specific value
- * is applied last and wins. Prefixes are removed; strings are borrowed for
- * the call. Keys of the other role ("kafka.consumer." / "kafka.producer.")
- * are skipped. Returns 0 or fn's first non-zero result. */
-int kl_config_foreach_kafka(const struct kl_config *c, const char *role,
-                            int (*fn)(const char *k, const char *v, void *ud),
-                            void *ud)
-{
-    char prefix[64];
-    size_t i, plen;
-    int pass, rc;
-
-    snprintf(prefix, sizeof(prefix), "kafka.%s.", role ? role : "");
-    plen = strlen(prefix);
-    for (pass = 0; pass < 2; pass++) {
-        for (i = 0; i < c->nkafka; i++) {
-            const char *k = c->kafka[i].k;
-            int mine = role && *role && !strncmp(k, prefix, plen);
-            int other = mine || !strncmp(k, "kafka.consumer.", 15) ||
-                        !strncmp(k, "kafka.producer.", 15);
-
-            if (pass == 0 && !other)
-                rc = fn(k + 6, c->kafka[i].v, ud);
-            else if (pass == 1 && mine)
-                rc = fn(k + plen, c->kafka[i].v, ud);
-            else
-                continue;
-            if (rc != 0)
-                return rc;
-        }
-    }
-    return 0;
-}
-
-/* Value of key under a declared pattern ("model.news.path" under
- * "model.<name>.path"): the value set, else the pattern's default; NULL
- * when no pattern matches key. Borrowed until the key is set again. */
-const char *kl_config_get_match(const struct kl_config *c, const char *key)
-{
-    int i = kl_config_find_pattern(key);
-    size_t j;
-
-    if (i < 0)
-        return NULL;
-    for (j = 0; j < c->ndyn; j++)
-        if (!strcmp(c->dyn[j].k, key))
-            return c->dyn[j].v;
-    return kl_config_table()[i].def;
-}
-
-/* Calls fn(wild, value, ud) for each key set under the pattern named
- * pattern (its table name, e.g. "route.kind.<kind>"), in first-set order;
- * wild is the text the "<...>" part stands for. Returns 0, KL_ENOMEM, or
- * fn's first non-zero result. */
-int kl_config_foreach_match(const struct kl_config *c, const char *pattern,
-                            int (*fn)(const char *wild, const char *v,
-                                      void *ud),
-                            void *ud)
-{
-    size_t j, w, wl;
-    char *wild;
-    int i, rc;
-
-    for (j = 0; j < c->ndyn; j++) {
-        i = kl_config_find_pattern(c->dyn[j].k);
-        if (i < 0 || strcmp(kl_config_table()[i].name, pattern) != 0 ||
-            !kl_config_pattern_match(pattern, c->dyn[j].k, &w, &wl))
-            continue;
-        wild = strndup(c->dyn[j].k + w, wl);
-        if (!wild)
-            return KL_ENOMEM;
-        rc = fn(wild, c->dyn[j].v, ud);
-        free(wild);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
 }

@@ -14,12 +14,6 @@
 
 #define KL_CFG_LINE_MAX 65536 /* bytes in one (logical) properties line */
 
-static int is_space(int ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\f' || ch == '\r' || ch == '\n' ||
-           ch == '\v';
-}
-
 /* Reads one physical line (without "\n" or "\r\n") into buf, which has
  * room for KL_CFG_LINE_MAX + 2 bytes. Returns 1, 0 at end of file, -1 if
  * longer than KL_CFG_LINE_MAX, -2 on a read error. */
@@ -159,7 +153,7 @@ static int parse_line(struct kl_config *c, char *s, size_t n, char *err,
     size_t i = 0, kend, vbeg, klen, vlen;
     int sep = 0;
 
-    while (i < n && is_space((unsigned char)s[i]))
+    while (i < n && kl_str_is_space((unsigned char)s[i]))
         i++;
     s += i;
     n -= i;
@@ -168,16 +162,16 @@ static int parse_line(struct kl_config *c, char *s, size_t n, char *err,
             i++;
             continue;
         }
-        if (s[i] == '=' || s[i] == ':' || is_space((unsigned char)s[i]))
+        if (s[i] == '=' || s[i] == ':' || kl_str_is_space((unsigned char)s[i]))
             break;
     }
     kend = i;
-    while (i < n && is_space((unsigned char)s[i]))
+    while (i < n && kl_str_is_space((unsigned char)s[i]))
         i++;
     if (i < n && (s[i] == '=' || s[i] == ':')) {
         sep = 1;
         i++;
-        while (i < n && is_space((unsigned char)s[i]))
+        while (i < n && kl_str_is_space((unsigned char)s[i]))
             i++;
     }
     vbeg = i;
@@ -186,7 +180,7 @@ static int parse_line(struct kl_config *c, char *s, size_t n, char *err,
                       (int)(n > 80 ? 80 : n), s);
         return KL_EINVAL;
     }
-    while (n > vbeg && is_space((unsigned char)s[n - 1]) &&
+    while (n > vbeg && kl_str_is_space((unsigned char)s[n - 1]) &&
            !(n - 1 > vbeg && s[n - 2] == '\\'))
         n--;
     s[kend] = '\0';
@@ -255,14 +249,14 @@ int kl_config_load_file(struct kl_config *c, const char *path, char *err,
         if (!cont) {
             size_t i = 0;
 
-            while (i < plen && is_space((unsigned char)p[i]))
+            while (i < plen && kl_str_is_space((unsigned char)p[i]))
                 i++;
             if (i == plen || p[i] == '#' || p[i] == '!')
                 continue; /* r == 1 here */
             start = lineno;
             llen = 0;
         } else {
-            while (plen && is_space((unsigned char)*p)) {
+            while (plen && kl_str_is_space((unsigned char)*p)) {
                 p++;
                 plen--;
             }

@@ -364,8 +364,10 @@ void kl_stage_format_summary(const struct kl_stage_stats *st, char *buf,
              " | ms decode=%.1f featurize=%.1f predict=%.1f encode=%.1f"
              " produce=%.1f | latency_us p50=%" PRIu64 " p95=%" PRIu64
              " p99=%" PRIu64 " max=%" PRIu64 " | produce_us p50=%" PRIu64
-             " p99=%" PRIu64 " | closes size=%" PRIu64 " deadline=%" PRIu64
-             " idle=%" PRIu64 " order=%" PRIu64 " flush=%" PRIu64
+             " p99=%" PRIu64 " | queue_wait_us p50=%" PRIu64 " p99=%" PRIu64
+             " | closes size=%" PRIu64 " deadline=%" PRIu64
+             " idle=%" PRIu64 " order=%" PRIu64 " backlog=%" PRIu64
+             " flush=%" PRIu64
              " late_us p50=%" PRIu64 " p99=%" PRIu64 " | pauses=%" PRIu64,
              st->in, st->out, st->dlq, st->failed, st->inflight, st->batches,
              st->batches ? (double)st->in / (double)st->batches : 0.0, secs,
@@ -377,9 +379,11 @@ void kl_stage_format_summary(const struct kl_stage_stats *st, char *buf,
              kl_hist_percentile(&st->latency_us, 0.99), st->latency_us.max,
              kl_hist_percentile(&st->produce_us, 0.50),
              kl_hist_percentile(&st->produce_us, 0.99),
+             kl_hist_percentile(&st->queue_wait_us, 0.50),
+             kl_hist_percentile(&st->queue_wait_us, 0.99),
              st->closes[KL_CLOSE_SIZE], st->closes[KL_CLOSE_DEADLINE],
              st->closes[KL_CLOSE_IDLE], st->closes[KL_CLOSE_ORDER],
-             st->closes[KL_CLOSE_FLUSH],
+             st->closes[KL_CLOSE_BACKLOG], st->closes[KL_CLOSE_FLUSH],
              kl_hist_percentile(&st->close_late_us, 0.50),
              kl_hist_percentile(&st->close_late_us, 0.99), st->pauses);
 }

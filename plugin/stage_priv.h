@@ -15,8 +15,8 @@
  *    produce() that waits for queue space): offsets, the delivery
  *    counters (dlv_st) and the failure reason are under s->mu.
  * Batches travel source -> worker through w->ring and come back empty
- * through w->free; the pool of each worker is fixed at start, so memory
- * is bounded.
+ * through w->free; each worker's pool grows on demand up to a bound
+ * derived from queue.max.events, so memory is bounded.
  */
 #ifndef KL_PLUGIN_STAGE_PRIV_H
 #define KL_PLUGIN_STAGE_PRIV_H
@@ -59,8 +59,8 @@ struct kl_worker {
     atomic_int done;             /* its thread has returned */
     struct kl_ring ring;         /* closed batches, FIFO (source -> worker) */
     struct kl_ring free;         /* empty batches (worker -> source) */
-    struct kl_batch *pool;       /* (npool) all its batches */
-    size_t npool;
+    struct kl_batch **pool;      /* (maxpool) its batches; npool made so far */
+    size_t npool, maxpool;       /* npool: source thread only */
     atomic_int busy;             /* holds a batch now */
     atomic_llong open_events;    /* events in the source's open batches */
     struct kl_scratch scratch;
@@ -165,6 +165,15 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz);
 
 /* Hands a closed batch to its worker (the batcher's emit callback). */
 void kl_stage_emit_batch(void *ud, struct kl_batch *b);
+
+/* An empty batch of worker w from its free ring, or a new one while the
+ * pool may still grow; NULL when all are in use (or out of memory).
+ * Source thread. */
+struct kl_batch *kl_worker_take_batch(struct kl_worker *w);
+
+/* 1 when worker w has no empty batch and may not make another. Source
+ * thread. */
+int kl_worker_starved(struct kl_worker *w);
 
 /* Workers (worker.c): allocate pools and rings, start, and tear down. */
 int kl_workers_init(struct kl_stage *s, char *err, size_t errsz);

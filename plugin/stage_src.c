@@ -78,7 +78,7 @@ static void flow_step(struct kl_stage *s)
     int starved = 0, act, i, rc;
 
     for (i = 0; i < s->nworkers; i++)
-        starved |= kl_ring_len(&s->w[i].free) == 0;
+        starved |= kl_worker_starved(&s->w[i]);
     act = kl_flow_update(&s->flow, ev, by, starved);
     if (act == KL_FLOW_HOLD)
         return;
@@ -108,11 +108,12 @@ static void flow_step(struct kl_stage *s)
 static struct kl_batch *take_batch(struct kl_stage *s, int wi)
 {
     struct kl_worker *w = &s->w[wi];
+    struct kl_batch *b = kl_worker_take_batch(w);
     char err[256];
     void *p;
 
-    if (kl_ring_pop(&w->free, 0, &p) == KL_OK)
-        return p;
+    if (b)
+        return b;
     flow_step(s);
     while (!atomic_load(&s->stop) && !atomic_load(&s->failed)) {
         if (kl_ring_pop(&w->free, 1000, &p) == KL_OK)
@@ -164,6 +165,24 @@ static int track(struct kl_stage *s, struct kl_msg *msgs, size_t k,
     return rc;
 }
 
+/* Moves the feature ids of src into dst and dst's old id buffer back to
+ * src: the batch slot keeps only what predict reads, the tokenizer's
+ * scratch stays with the source (a slot would otherwise keep kilobytes of
+ * it for the life of the pool). */
+static void swap_ids(struct kl_features *dst, struct kl_features *src)
+{
+    int32_t *ids = dst->ids;
+    size_t cap = dst->cap;
+
+    dst->ids = src->ids;
+    dst->n = src->n;
+    dst->cap = src->cap;
+    dst->ntokens = src->ntokens;
+    src->ids = ids;
+    src->n = 0;
+    src->cap = cap;
+}
+
 /* Adds the decoded, routed event of m (features in s->feat) to the open
  * batch of (worker of m's partition, model). Returns 0, or KL_ESTATE when
  * no batch could be had (stopping: m was released). */
@@ -184,9 +203,14 @@ static int add_to_batch(struct kl_stage *s, struct kl_part *part, int model,
         }
         kl_batcher_begin(&s->bt, b, wi, model, t_poll);
     }
-    tmp = b->feat[b->n];
-    b->feat[b->n] = s->feat;
-    s->feat = tmp;
+    if (s->explain) {
+        /* Explanations name tokens: the whole feature set travels. */
+        tmp = b->feat[b->n];
+        b->feat[b->n] = s->feat;
+        s->feat = tmp;
+    } else {
+        swap_ids(&b->feat[b->n], &s->feat);
+    }
     kl_batch_push(b, m, t_poll, &s->ev);
     part->last_model = model;
     part->last_seq = b->seq;

@@ -16,8 +16,9 @@
 #include "metrics.h"
 #include "stage_priv.h"
 
-#define SLOTS_MIN 2   /* closed batches a worker's ring holds, at least */
-#define SLOTS_MAX 32  /* ... and at most */
+#define SLOTS_MIN 2     /* closed batches a worker's ring holds, at least */
+#define SLOTS_MAX 1024  /* ... and at most */
+#define POOL_START 2    /* batches made at start, besides one per model */
 
 /* Wakes the source's poll when our queue is empty and it holds events in
  * an open batch for us. */
@@ -142,8 +143,9 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Batches in one worker's pool: its open ones (one per model) plus room
- * for about twice queue.max.events of closed ones, within bounds. */
+/* Most batches one worker's pool may hold: its open ones (one per model)
+ * plus room for about twice queue.max.events of closed ones, within
+ * bounds. They are made when first needed. */
 static size_t pool_size(const struct kl_stage *s)
 {
     uint64_t per = (uint64_t)s->nworkers * s->batch_max;
@@ -156,9 +158,39 @@ static size_t pool_size(const struct kl_stage *s)
     return (size_t)slots + (size_t)s->routes.nmodels;
 }
 
+/* Makes one more batch for w's pool. NULL when out of memory. */
+static struct kl_batch *make_batch(struct kl_worker *w)
+{
+    struct kl_batch *b = calloc(1, sizeof *b);
+
+    if (!b || kl_batch_init(b, w->s->batch_max) != KL_OK) {
+        free(b);
+        return NULL;
+    }
+    b->worker = w->id;
+    w->pool[w->npool++] = b;
+    return b;
+}
+
+struct kl_batch *kl_worker_take_batch(struct kl_worker *w)
+{
+    void *p;
+
+    if (kl_ring_pop(&w->free, 0, &p) == KL_OK)
+        return p;
+    if (w->npool < w->maxpool)
+        return make_batch(w);
+    return NULL;
+}
+
+int kl_worker_starved(struct kl_worker *w)
+{
+    return w->npool == w->maxpool && kl_ring_len(&w->free) == 0;
+}
+
 int kl_workers_init(struct kl_stage *s, char *err, size_t errsz)
 {
-    size_t npool = pool_size(s), j;
+    size_t npool = pool_size(s), j, start;
     int i, rc = KL_OK;
 
     s->w = calloc((size_t)s->nworkers, sizeof *s->w);
@@ -184,13 +216,15 @@ int kl_workers_init(struct kl_stage *s, char *err, size_t errsz)
             rc = KL_ENOMEM;
             break;
         }
-        w->npool = npool;
-        for (j = 0; j < npool && !rc; j++) {
-            rc = kl_batch_init(&w->pool[j], s->batch_max);
-            if (!rc) {
-                w->pool[j].worker = i;
-                kl_ring_push(&w->free, &w->pool[j]);
-            }
+        w->maxpool = npool;
+        start = (size_t)s->routes.nmodels + POOL_START;
+        for (j = 0; j < start && j < npool && !rc; j++) {
+            struct kl_batch *b = make_batch(w);
+
+            if (b)
+                kl_ring_push(&w->free, b);
+            else
+                rc = KL_ENOMEM;
         }
     }
 out:
@@ -277,8 +311,10 @@ void kl_workers_fini(struct kl_stage *s)
     for (i = 0; s->w && i < s->nworkers; i++) {
         struct kl_worker *w = &s->w[i];
 
-        for (j = 0; w->pool && j < w->npool; j++)
-            kl_batch_fini(&w->pool[j]);
+        for (j = 0; w->pool && j < w->npool; j++) {
+            kl_batch_fini(w->pool[j]);
+            free(w->pool[j]);
+        }
         free(w->pool);
         kl_ring_fini(&w->ring);
         kl_ring_fini(&w->free);

@@ -255,7 +255,7 @@ def plots(res, rates, lat_by_sys, outdir):
     for ax, key, title in ((axes[0], "c2p_ms", "consume-to-produce"), (axes[1], "e2e_ms", "end-to-end")):
         for k, sysres in res["systems"].items():
             rr = sysres.get("rates") or {}
-            for q, style in (("p50", "-"), ("p99", "--")):
+            for q, style, mk in (("p50", "-", "o"), ("p99", "--", "^")):
                 xs, ys = [], []
                 for r in rates:
                     ph = rr.get(str(r)) or {}
@@ -268,7 +268,7 @@ def plots(res, rates, lat_by_sys, outdir):
                     else:  # a queue-inflated figure: marked, not joined
                         ax.scatter([r], [max(v, 1e-3)], marker="x", color=colors.get(k), s=50)
                 if xs:
-                    ax.plot(xs, ys, style, marker="o", color=colors.get(k),
+                    ax.plot(xs, ys, style, marker=mk, color=colors.get(k),
                             label=f"({k}) {names[k]} {q}")
         ax.set_xscale("log")
         ax.set_yscale("log")

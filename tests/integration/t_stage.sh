@@ -5,7 +5,7 @@
 #   stage_routing: two models, routed by topic and by kind; each result
 #       names the right model; an unrouted kind goes to the DLQ as no_route.
 #   stage_flood: 200,000 events produced at full speed into a stage with a
-#       small queue and a slowed worker: the input pauses and resumes, the
+#       20,000-event queue and a slowed worker: the input pauses and resumes, the
 #       anonymous resident memory stays under KL_IT_FLOOD_RSS_MB (sampled
 #       every 100 ms), every id comes out.
 #   stage_broker_down: the broker stops while results are in flight;
@@ -133,8 +133,10 @@ PY
     kt_topics "$in" 4 "$out" 4 "$out-dlq" 1 || return 1
     write_conf flood "$in" "$out" "$grp"
     cat >> "$WORK/flood.properties" <<EOC
-queue.max.events=2000
-queue.max.bytes=1048576
+# a small queue (librdkafka 2.0.2 takes 0.5-1 s to fetch again after a
+# resume, so a tiny queue would make this test crawl; see docs/architecture.md)
+queue.max.events=20000
+queue.max.bytes=8388608
 queue.resume.ratio=0.5
 batch.max.size=128
 # a slow model: the worker sleeps 3 ms before each batch (at most ~40k/s)

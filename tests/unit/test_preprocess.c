@@ -13,37 +13,15 @@
 #include <criterion/criterion.h>
 
 #include "klabel/engine.h"
+#include "helpers.h"
 #include "../../engine/pretrained.h"
-
-#define S(lit) (lit), (sizeof(lit) - 1)
-
-static char *write_tmp(const char *text, size_t len)
-{
-    char *path = strdup("/tmp/kl_pre_XXXXXX");
-    int fd = mkstemp(path);
-
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    return path;
-}
-
-static void expect_tokens(const struct kl_tokens *tok, const char *const *want,
-                          size_t n, const char *what)
-{
-    cr_expect_eq(tok->n, n, "%s: %zu tokens, expected %zu", what, tok->n, n);
-    for (size_t i = 0; i < n && i < tok->n; i++)
-        cr_expect(tok->len[i] == strlen(want[i]) &&
-                      memcmp(tok->buf + tok->off[i], want[i], tok->len[i]) == 0,
-                  "%s: token %zu is '%.*s', expected '%s'", what, i,
-                  (int)tok->len[i], tok->buf + tok->off[i], want[i]);
-}
 
 #define EXPECT_TOK(o, tok, text, ...)                                       \
     do {                                                                   \
         static const char *const want_[] = {__VA_ARGS__};                  \
         cr_assert_eq(kl_tokenize((o), S(text), (tok)), KL_OK);             \
-        expect_tokens((tok), want_, sizeof want_ / sizeof want_[0], text); \
+        kl_test_expect_tokens((tok), want_, sizeof want_ / sizeof want_[0], \
+                              text);                                     \
     } while (0)
 
 /* ------------------------------------------------------- stop words */
@@ -51,7 +29,7 @@ static void expect_tokens(const struct kl_tokens *tok, const char *const *want,
 Test(stopwords, dropped_after_normalization)
 {
     static const char list[] = "The\n  of \n\n的\r\nＡＮＤ\nthe\n";
-    char *path = write_tmp(S(list));
+    char *path = kl_test_write_tmp(S(list));
     struct kl_stopwords *sw = NULL;
     struct kl_tok_opts o = {.mode = KL_TOK_UNICODE};
     struct kl_tokens tok;
@@ -75,7 +53,7 @@ Test(stopwords, dropped_after_normalization)
 static void expect_stop_error(const char *text, size_t len, int rc,
                               const char *needle)
 {
-    char *path = write_tmp(text, len);
+    char *path = kl_test_write_tmp(text, len);
     struct kl_stopwords *sw = NULL;
     char err[256] = "";
 
@@ -131,7 +109,7 @@ Test(stem, english_snowball)
 Test(stem, stop_words_before_stemming)
 {
     static const char list[] = "running\n";
-    char *path = write_tmp(S(list));
+    char *path = kl_test_write_tmp(S(list));
     struct kl_stopwords *sw = NULL;
     struct kl_tok_opts o = {.mode = KL_TOK_UNICODE};
     struct kl_tokens tok;
@@ -152,7 +130,8 @@ Test(stem, stored_in_the_model)
 {
     static const char train[] = "pos\tthe runner is running\n"
                                 "neg\tthe walker walked\n";
-    char *data = write_tmp(S(train)), *stop = write_tmp(S("the\nis\n"));
+    char *data = kl_test_write_tmp(S(train));
+    char *stop = kl_test_write_tmp(S("the\nis\n"));
     char model[] = "/tmp/kl_pre_model_XXXXXX", err[512] = "";
     struct kl_train_opts o;
     struct kl_model *m = NULL;
@@ -184,7 +163,7 @@ Test(stem, stored_in_the_model)
     cr_assert_eq(kl_model_featurize(m, S("The runner is RUNNING"), &f), KL_OK);
     {
         static const char *const want[] = {"runner", "run"};
-        expect_tokens(&f.tok, want, 2, "model tokenizer");
+        kl_test_expect_tokens(&f.tok, want, 2, "model tokenizer");
     }
     kl_features_fini(&f);
     kl_model_destroy(m);
@@ -212,7 +191,7 @@ Test(pretrained, copies_rows_of_known_words)
                               "cat\t1\t2\t3\r\n"
                               "dog 4 5 6\n"          /* later line wins */
                               "\n";
-    char *path = write_tmp(S(vec)), err[256] = "";
+    char *path = kl_test_write_tmp(S(vec)), err[256] = "";
     float input[5 * 3]; /* 3 words + 2 buckets */
 
     for (int i = 0; i < 15; i++)
@@ -233,7 +212,7 @@ Test(pretrained, copies_rows_of_known_words)
 static void expect_vec_error(const char *vec, int32_t dim, int rc,
                              const char *needle)
 {
-    char *path = write_tmp(vec, strlen(vec)), err[256] = "";
+    char *path = kl_test_write_tmp(vec, strlen(vec)), err[256] = "";
     float input[3 * 4];
 
     cr_expect_eq(kl_pretrained_apply(path, vocab3, sizeof vocab3 - 1, 3, dim,
@@ -269,7 +248,8 @@ Test(pretrained, initialises_training)
 {
     static const char train[] = "a\tcat dog\nb\tfish\n";
     static const char vec[] = "2 2\ncat 0.25 -0.5\nfish 0.75 1\n";
-    char *data = write_tmp(S(train)), *vpath = write_tmp(S(vec));
+    char *data = kl_test_write_tmp(S(train));
+    char *vpath = kl_test_write_tmp(S(vec));
     char model[] = "/tmp/kl_pre_model_XXXXXX", err[512] = "";
     struct kl_train_opts o;
     struct kl_model *m = NULL;

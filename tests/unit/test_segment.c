@@ -16,21 +16,7 @@
 #include <criterion/criterion.h>
 
 #include "klabel/engine.h"
-
-#define S(lit) (lit), (sizeof(lit) - 1)
-
-/* Writes text to a new temporary file; returns its path (static buffer
- * per call site is not needed: caller frees). */
-static char *write_tmp(const char *text, size_t len)
-{
-    char *path = strdup("/tmp/kl_seg_XXXXXX");
-    int fd = mkstemp(path);
-
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    return path;
-}
+#include "helpers.h"
 
 static const char *data_dir(void)
 {
@@ -50,23 +36,12 @@ static struct kl_segmenter *jieba_dict(void)
     return sg;
 }
 
-/* Checks that seg(text) gives exactly the n tokens of want. */
-static void expect_tokens(const struct kl_tokens *tok, const char *const *want,
-                          size_t n, const char *what)
-{
-    cr_expect_eq(tok->n, n, "%s: %zu tokens, expected %zu", what, tok->n, n);
-    for (size_t i = 0; i < n && i < tok->n; i++)
-        cr_expect(tok->len[i] == strlen(want[i]) &&
-                      memcmp(tok->buf + tok->off[i], want[i], tok->len[i]) == 0,
-                  "%s: token %zu is '%.*s', expected '%s'", what, i,
-                  (int)tok->len[i], tok->buf + tok->off[i], want[i]);
-}
-
 #define EXPECT_SEG(sg, tok, text, ...)                                      \
     do {                                                                   \
         static const char *const want_[] = {__VA_ARGS__};                  \
         cr_assert_eq(kl_segment((sg), S(text), (tok)), KL_OK);             \
-        expect_tokens((tok), want_, sizeof want_ / sizeof want_[0], text); \
+        kl_test_expect_tokens((tok), want_, sizeof want_ / sizeof want_[0], \
+                              text);                                     \
     } while (0)
 
 /* ------------------------------------------------- a small dictionary */
@@ -202,7 +177,7 @@ Test(segment, very_long_run)
 
 static void expect_load_error(const char *text, int rc, const char *needle)
 {
-    char *path = write_tmp(text, strlen(text));
+    char *path = kl_test_write_tmp(text, strlen(text));
     struct kl_segmenter *sg = (struct kl_segmenter *)1;
     char err[512] = "";
 
@@ -309,7 +284,7 @@ Test(segment_tokenizer, cjk_runs_become_words)
     {
         static const char *const want[] = {"北京", "大学生", "前来", "应聘",
                                            "iphone6s", "abc"};
-        expect_tokens(&tok, want, 6, "normalized, segmented");
+        kl_test_expect_tokens(&tok, want, 6, "normalized, segmented");
     }
     /* CJK runs are split by the segmenter, kana and hangul fall back to
      * single characters */
@@ -317,14 +292,14 @@ Test(segment_tokenizer, cjk_runs_become_words)
     {
         static const char *const want[] = {"日本", "語", "の", "テ", "キ",
                                            "ス", "ト"};
-        expect_tokens(&tok, want, 7, "japanese");
+        kl_test_expect_tokens(&tok, want, 7, "japanese");
     }
     /* max_tokens counts segmented words */
     o.max_tokens = 3;
     cr_assert_eq(kl_tokenize(&o, S("北京大学生前来应聘"), &tok), KL_OK);
     {
         static const char *const want[] = {"北京", "大学生", "前来"};
-        expect_tokens(&tok, want, 3, "max_tokens");
+        kl_test_expect_tokens(&tok, want, 3, "max_tokens");
     }
     /* without a segmenter: characters, as before */
     o.seg = NULL;
@@ -341,8 +316,8 @@ Test(segment_model, dictionary_is_embedded)
 {
     static const char train[] =
         "a\t中国人很好\nb\t中华人民\na\t中国人\nb\t中华人民 abc\n";
-    char *dict = write_tmp(S(small_dict));
-    char *data = write_tmp(S(train));
+    char *dict = kl_test_write_tmp(S(small_dict));
+    char *data = kl_test_write_tmp(S(train));
     char model[] = "/tmp/kl_seg_model_XXXXXX", err[512] = "";
     struct kl_train_opts o;
     struct kl_model *m = NULL;

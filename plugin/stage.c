@@ -89,6 +89,7 @@ static int read_settings(struct kl_stage *s, const struct kl_config *cfg)
     s->q_max_events = (uint64_t)kl_config_get_int(cfg, "queue.max.events");
     s->q_max_bytes = (uint64_t)kl_config_get_int(cfg, "queue.max.bytes");
     s->q_resume = kl_config_get_double(cfg, "queue.resume.ratio");
+    s->q_hold_us = kl_config_get_int(cfg, "queue.hold.ms") * 1000;
     return KL_OK;
 }
 
@@ -99,7 +100,8 @@ static int source_init(struct kl_stage *s)
     s->pollbuf = calloc(s->pollcap, sizeof *s->pollbuf);
     if (!s->pollbuf)
         return KL_ENOMEM;
-    kl_flow_init(&s->flow, s->q_max_events, s->q_max_bytes, s->q_resume);
+    kl_flow_init(&s->flow, s->q_max_events, s->q_max_bytes, s->q_resume,
+                 s->q_hold_us);
     return kl_batcher_init(&s->bt, s->nworkers, s->routes.nmodels,
                            s->batch_max, s->batch_delay_us,
                            kl_stage_emit_batch, s);
@@ -301,6 +303,7 @@ void kl_stage_stats_merge(struct kl_stage_stats *dst,
     kl_hist_merge(&dst->close_late_us, &src->close_late_us);
     for (i = 0; i < KL_CLOSE_NREASONS; i++)
         dst->closes[i] += src->closes[i];
+    dst->holds += src->holds;
     dst->pauses += src->pauses;
     dst->resumes += src->resumes;
     dst->paused |= src->paused;
@@ -368,7 +371,8 @@ void kl_stage_format_summary(const struct kl_stage_stats *st, char *buf,
              " | closes size=%" PRIu64 " deadline=%" PRIu64
              " idle=%" PRIu64 " order=%" PRIu64 " backlog=%" PRIu64
              " flush=%" PRIu64
-             " late_us p50=%" PRIu64 " p99=%" PRIu64 " | pauses=%" PRIu64,
+             " late_us p50=%" PRIu64 " p99=%" PRIu64 " | holds=%" PRIu64
+             " pauses=%" PRIu64,
              st->in, st->out, st->dlq, st->failed, st->inflight, st->batches,
              st->batches ? (double)st->in / (double)st->batches : 0.0, secs,
              secs > 0 ? (double)(st->out + st->dlq) / secs : 0.0,
@@ -385,7 +389,8 @@ void kl_stage_format_summary(const struct kl_stage_stats *st, char *buf,
              st->closes[KL_CLOSE_IDLE], st->closes[KL_CLOSE_ORDER],
              st->closes[KL_CLOSE_BACKLOG], st->closes[KL_CLOSE_FLUSH],
              kl_hist_percentile(&st->close_late_us, 0.50),
-             kl_hist_percentile(&st->close_late_us, 0.99), st->pauses);
+             kl_hist_percentile(&st->close_late_us, 0.99), st->holds,
+             st->pauses);
 }
 
 /* Serves deliveries until none is outstanding or work_deadline passes,

@@ -81,8 +81,10 @@ struct kl_stage_stats {
      * late the close was against the deadline. */
     uint64_t closes[KL_CLOSE_NREASONS];
     struct kl_hist close_late_us;
-    uint64_t pauses, resumes;  /* input paused / resumed (backpressure) */
-    int paused;                /* gauge: the input is paused now */
+    /* Backpressure: input held (not taken, queue.hold.ms at most),
+     * partitions paused, and input taken again after either. */
+    uint64_t holds, pauses, resumes;
+    int paused;                /* gauge: the input is held or paused now */
     uint64_t queued;           /* gauge: events held between poll and produce */
     uint64_t queued_bytes;     /* gauge: their input bytes */
 };

@@ -88,6 +88,7 @@ struct kl_stage {
     int same_partition;          /* output.partition=same */
     uint64_t q_max_events, q_max_bytes;
     double q_resume;
+    int64_t q_hold_us;           /* queue.hold.ms, in us */
     /* parts */
     struct kl_routes routes;
     const struct kl_transport_ops *ops;

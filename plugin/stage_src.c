@@ -69,36 +69,48 @@ static int worker_level(void *ud, int wi)
 
 /* ---------------------------------------------------------- backpressure */
 
-/* Pauses or resumes the input as the flow state machine says. */
+/* Holds, pauses or resumes the input as the flow state machine says. */
 static void flow_step(struct kl_stage *s)
 {
-    static const char *const what[] = {"", "pausing", "resuming"};
     uint64_t ev = (uint64_t)atomic_load(&s->queued_events);
     uint64_t by = (uint64_t)atomic_load(&s->queued_bytes);
-    int starved = 0, act, i, rc;
+    int starved = 0, act, i, rc = KL_OK, was = s->flow.state, lvl;
+    const char *what;
 
     for (i = 0; i < s->nworkers; i++)
         starved |= kl_worker_starved(&s->w[i]);
-    act = kl_flow_update(&s->flow, ev, by, starved);
-    if (act == KL_FLOW_HOLD)
+    act = kl_flow_update(&s->flow, ev, by, starved, kl_stage_now_us());
+    if (act == KL_FLOW_KEEP)
         return;
-    rc = act == KL_FLOW_PAUSE ? s->ops->pause(s->t) : s->ops->resume(s->t);
-    /* Every transition at first, then one line in 1000 (a flood makes
-     * many). */
-    KL_LOG(s->flow.pauses <= 10 || s->flow.pauses % 1000 == 0
-               ? KL_LOG_INFO : KL_LOG_DEBUG,
-           COMP,
-           "%s input (%" PRIu64 " pauses so far): %" PRIu64 " events, %"
-           PRIu64 " bytes queued (limits %" PRIu64 " / %" PRIu64
-           "%s)%s", what[act], s->flow.pauses, ev, by, s->flow.max_events,
-           s->flow.max_bytes, starved ? ", a worker has no free batch" : "",
+    if (act == KL_FLOW_PAUSE) {
+        rc = s->ops->pause(s->t);
+        what = "pausing input partitions";
+    } else if (act == KL_FLOW_RESUME && was == KL_FLOW_PAUSED) {
+        rc = s->ops->resume(s->t);
+        what = "resuming input partitions";
+    } else {
+        what = act == KL_FLOW_HOLD ? "holding input" : "taking input again";
+    }
+    /* Pauses are worth a line each at first, then one in 1000 (a flood
+     * makes many); holds are routine. */
+    lvl = act == KL_FLOW_HOLD || (act == KL_FLOW_RESUME && was == KL_FLOW_HELD)
+              ? KL_LOG_DEBUG
+              : s->flow.pauses <= 10 || s->flow.pauses % 1000 == 0
+                    ? KL_LOG_INFO : KL_LOG_DEBUG;
+    KL_LOG(lvl, COMP,
+           "%s (%" PRIu64 " holds, %" PRIu64 " pauses so far): %" PRIu64
+           " events, %" PRIu64 " bytes queued (limits %" PRIu64 " / %" PRIu64
+           "%s)%s", what, s->flow.holds, s->flow.pauses, ev, by,
+           s->flow.max_events, s->flow.max_bytes,
+           starved ? ", a worker has no free batch" : "",
            rc ? ": transport refused" : "");
     pthread_mutex_lock(&s->src_mu);
+    s->src_st.holds = s->flow.holds;
     s->src_st.pauses = s->flow.pauses;
     s->src_st.resumes = s->flow.resumes;
-    s->src_st.paused = s->flow.paused;
+    s->src_st.paused = s->flow.state != KL_FLOW_RUNNING;
     pthread_mutex_unlock(&s->src_mu);
-    kl_metrics_set_paused(s->flow.paused);
+    kl_metrics_set_paused(s->flow.state != KL_FLOW_RUNNING);
 }
 
 /* An empty batch of worker wi: from its free ring, else (all in use)
@@ -335,10 +347,27 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
         else
             wait = deadline > now ? deadline - now : 0;
         k = 0;
-        rc = s->ops->poll(s->t, s->pollbuf, s->pollcap, wait, &k, err, errsz);
+        if (s->flow.state == KL_FLOW_HELD) {
+            /* Held: take nothing from the consumer (its prefetch waits,
+             * bounded); serve deliveries while the workers catch up. */
+            rc = s->ops->service(s->t, 1, err, errsz);
+            wait = 1000;
+        } else {
+            rc = s->ops->poll(s->t, s->pollbuf, s->pollcap, wait, &k, err,
+                              errsz);
+        }
         waited = kl_stage_now_us() - now;
         if (k > 0) {
-            int rc2 = handle(s, s->pollbuf, k, kl_stage_now_us(), err, errsz);
+            int rc2;
+#ifdef KL_DEBUG_LAT
+            {
+                static int64_t lastp;
+                int64_t tn = kl_stage_now_us();
+                fprintf(stderr, "POLL k=%zu gap_us=%lld q=%lld\n", k, (long long)(tn - lastp), (long long)atomic_load(&s->queued_events));
+                lastp = tn;
+            }
+#endif
+            rc2 = handle(s, s->pollbuf, k, kl_stage_now_us(), err, errsz);
 
             if (rc2 && rc >= 0)
                 rc = rc2;
@@ -357,7 +386,7 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
                 kl_batcher_close_idle(&s->bt, kl_stage_now_us(), worker_level,
                                       s);
             /* A transport that does not wait (files) while paused. */
-            if (s->flow.paused && !s->eof && waited < wait)
+            if (s->flow.state != KL_FLOW_RUNNING && !s->eof && waited < wait)
                 nap_us(wait - waited < PAUSED_NAP_US ? wait - waited
                                                      : PAUSED_NAP_US);
         } else {

@@ -224,6 +224,24 @@ static void kl_fuzz_check_tensors(const struct kl_model *m, size_t size)
                   "tensor %zu of %zu described", n, n);
 }
 
+/* Feature ids of m lie in [0, bound): nwords + bucket for fastText
+ * models, the rows of "embedding.weight" for the neural ones
+ * (docs/model-format.md), or -1 when unknown. */
+static int64_t kl_fuzz_id_bound(const struct kl_model *m)
+{
+    const struct kl_model_info *info = kl_model_info(m);
+    struct kl_tensor_info t;
+
+    if (info->architecture == NULL ||
+        strcmp(info->architecture, "fasttext") == 0)
+        return (int64_t)info->nwords + info->bucket;
+    for (size_t i = 0; i < kl_model_tensor_count(m); i++)
+        if (kl_model_tensor(m, i, &t) == KL_OK &&
+            strcmp(t.name, "embedding.weight") == 0 && t.ndim == 2)
+            return (int64_t)t.shape[0];
+    return -1;
+}
+
 /* Featurizes and predicts every text of kl_fuzz_texts with m (batch and
  * one by one), explaining where the loss allows it. Aborts on a broken
  * invariant. */
@@ -239,6 +257,7 @@ static void kl_fuzz_exercise_model(const struct kl_model *m)
     /* explanations exist for the linear architecture, without hs */
     int explain = info->loss != KL_LOSS_HS && info->architecture != NULL &&
                   strcmp(info->architecture, "fasttext") == 0;
+    int64_t bound = kl_fuzz_id_bound(m);
 
     KL_FUZZ_CHECK(info->nlabels >= 1 && info->labels != NULL && info->dim >= 1,
                   "opened model has %d labels, dim %d", (int)info->nlabels,
@@ -263,10 +282,9 @@ static void kl_fuzz_exercise_model(const struct kl_model *m)
             f[t].n = 0;
         for (size_t j = 0; j < f[t].n; j++)
             KL_FUZZ_CHECK(f[t].ids[j] >= 0 &&
-                              (int64_t)f[t].ids[j] <
-                                  (int64_t)info->nwords + info->bucket,
-                          "text %zu: feature id %d out of range", t,
-                          (int)f[t].ids[j]);
+                              (bound < 0 || (int64_t)f[t].ids[j] < bound),
+                          "text %zu: feature id %d out of [0, %lld)", t,
+                          (int)f[t].ids[j], (long long)bound);
         fp[t] = &f[t];
     }
     rc = kl_model_predict_batch(m, fp, KL_FUZZ_NTEXTS, k, 0.0f, &s, batch);

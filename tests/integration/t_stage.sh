@@ -138,6 +138,8 @@ PY
 queue.max.events=20000
 queue.max.bytes=8388608
 queue.resume.ratio=0.5
+# pause at once when full (the default first holds the input for 1 s)
+queue.hold.ms=0
 batch.max.size=128
 # a slow model: the worker sleeps 3 ms before each batch (at most ~40k/s)
 debug.worker.stall.ms=3

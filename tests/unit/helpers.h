@@ -1,8 +1,8 @@
 /*
  * tests/unit/helpers.h: fixture code shared by the tokenizer-side unit
  * tests (test_preprocess.c, test_segment.c): a literal as (pointer, length),
- * temporary input files and a token-list check. Header-only (static inline),
- * included by Criterion test files after <criterion/criterion.h>.
+ * temporary input and model files and a token-list check. Header-only
+ * (static inline), included by Criterion test files.
  */
 #ifndef KL_TESTS_UNIT_HELPERS_H
 #define KL_TESTS_UNIT_HELPERS_H
@@ -32,6 +32,17 @@ static inline char *kl_test_write_tmp(const char *text, size_t len)
     cr_assert_eq(write(fd, text, len), (ssize_t)len);
     close(fd);
     return path;
+}
+
+/* Creates the empty file named by the mkstemp template tmpl (rewritten in
+ * place to the actual name), for a test to write a model into; asserts on
+ * failure. The caller removes it (unlink()). */
+static inline void kl_test_mkstemp(char *tmpl)
+{
+    int fd = mkstemp(tmpl);
+
+    cr_assert(fd >= 0);
+    close(fd);
 }
 
 /* Expects tok to hold exactly the n tokens of want, in order; what names

@@ -137,10 +137,8 @@ Test(stem, stored_in_the_model)
     struct kl_model *m = NULL;
     const struct kl_model_info *info;
     struct kl_features f;
-    int fd = mkstemp(model);
 
-    cr_assert(fd >= 0);
-    close(fd);
+    kl_test_mkstemp(model);
     kl_train_opts_init(&o);
     o.tok.mode = KL_TOK_UNICODE;
     o.stopwords_path = stop;
@@ -257,10 +255,8 @@ Test(pretrained, initialises_training)
     struct kl_scratch s;
     const struct kl_features *fp = &f;
     struct kl_prediction pred;
-    int fd = mkstemp(model);
 
-    cr_assert(fd >= 0);
-    close(fd);
+    kl_test_mkstemp(model);
     kl_train_opts_init(&o);
     o.tok.mode = KL_TOK_UNICODE;
     o.dim = 2;

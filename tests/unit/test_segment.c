@@ -323,10 +323,8 @@ Test(segment_model, dictionary_is_embedded)
     struct kl_model *m = NULL;
     const struct kl_model_info *info;
     struct kl_features f;
-    int fd = mkstemp(model);
 
-    cr_assert(fd >= 0);
-    close(fd);
+    kl_test_mkstemp(model);
     kl_train_opts_init(&o);
     o.tok.mode = KL_TOK_UNICODE;
     o.segmenter_path = dict;

@@ -12,8 +12,8 @@
  * out in offset order; routing by kind sends events to two models (the
  * result names the model) and dead-letters an unrouted kind as no_route;
  * pass-through (stage.inference=false) labels nothing and still delivers;
- * a slow worker and a small queue make the input pause and resume with
- * nothing lost. The last test runs the same stage over the "file"
+ * a slow worker and a small queue make the input pause and resume (or,
+ * with a long queue.hold.ms, only hold) with nothing lost. The last test runs the same stage over the "file"
  * transport (no broker). A tiny model is trained in each test's init.
  */
 #include <criterion/criterion.h>
@@ -822,6 +822,7 @@ Test(stage_mock, small_queue_pauses_and_resumes_without_loss)
     kl_health_configure(0, 3); /* the worker sleeps 3 ms before each batch */
     cfg_set("queue.max.events", "24");
     cfg_set("queue.resume.ratio", "0.25");
+    cfg_set("queue.hold.ms", "0"); /* pause at once, no hold first */
     cfg_set("batch.max.size", "8");
     start_stage();
     rk = input_producer();
@@ -841,6 +842,41 @@ Test(stage_mock, small_queue_pauses_and_resumes_without_loss)
     cr_expect_gt(st.pauses, 0, "never paused");
     cr_expect_gt(st.resumes, 0, "never resumed");
     cr_expect_eq(st.paused, 0, "ends resumed or stopped with an empty queue");
+    cr_expect_eq(st.queued, 0);
+    expect_committed_end(rk);
+    free_sink(&out);
+    rd_kafka_destroy(rk);
+}
+
+Test(stage_mock, full_queue_holds_input_without_pausing)
+{
+    static struct sink out;
+    rd_kafka_t *rk;
+    unsigned char seen[MAXN] = {0};
+    long i, n = 400, id, distinct = 0;
+    struct kl_stage_stats st;
+
+    kl_health_configure(0, 3);
+    cfg_set("queue.max.events", "24");
+    cfg_set("queue.hold.ms", "60000"); /* never long enough to pause */
+    cfg_set("batch.max.size", "8");
+    start_stage();
+    rk = input_producer();
+    for (i = 0; i < n; i++)
+        produce_good(rk, i);
+    finish_inputs(rk);
+    read_topic(T_OUT, 2, n, &out);
+    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    kl_health_configure(0, 0);
+    for (i = 0; i < out.n; i++) {
+        check_result(&out.r[i], &id);
+        if (!seen[id]++)
+            distinct++;
+    }
+    cr_expect_eq(distinct, n, "distinct results %ld of %ld", distinct, n);
+    kl_stage_get_stats(fx.s, &st);
+    cr_expect_gt(st.holds, 0, "never held");
+    cr_expect_eq(st.pauses, 0, "paused although the hold never ran out");
     cr_expect_eq(st.queued, 0);
     expect_committed_end(rk);
     free_sink(&out);

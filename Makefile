@@ -9,6 +9,7 @@
 #   make stack       the compose topology natively on a real broker
 #   make bench       klabel vs Python stages side by side on a real broker
 #   make SANITIZE=address,undefined ...   sanitizer build (into build-san/)
+#   make fuzz        libFuzzer targets, 10 minutes each (fuzz-smoke: 20 s, in make test)
 
 CC      ?= gcc
 # libcurl: the Schema Registry client (a well-kept HTTP client instead of our own)
@@ -87,6 +88,7 @@ integration: all data
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) parity FASTTEXT_PARITY=--quick
 	$(MAKE) demo
 	$(MAKE) integration

@@ -35,6 +35,13 @@ struct kl_kafka {
     void *ud;
 };
 
+/* Flushes, commits, leaves the group and destroys kk's clients and queues
+ * (kk itself is the caller's to free), within timeout_ms plus at most
+ * 0.5 s for destroying the clients. Returns 0 or KL_EKAFKA with the first
+ * problem in err. (kafka_close.c) */
+int kl_kafka_close_clients(struct kl_kafka *kk, int timeout_ms, char *err,
+                           size_t errsz);
+
 /* Creates a client of type from conf (consumed, even on error) with kk as
  * opaque and our log/error callbacks, plus the rebalance callback
  * (consumer) or delivery report callback (producer). Returns 0 or

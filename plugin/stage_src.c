@@ -358,16 +358,7 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
         }
         waited = kl_stage_now_us() - now;
         if (k > 0) {
-            int rc2;
-#ifdef KL_DEBUG_LAT
-            {
-                static int64_t lastp;
-                int64_t tn = kl_stage_now_us();
-                fprintf(stderr, "POLL k=%zu gap_us=%lld q=%lld\n", k, (long long)(tn - lastp), (long long)atomic_load(&s->queued_events));
-                lastp = tn;
-            }
-#endif
-            rc2 = handle(s, s->pollbuf, k, kl_stage_now_us(), err, errsz);
+            int rc2 = handle(s, s->pollbuf, k, kl_stage_now_us(), err, errsz);
 
             if (rc2 && rc >= 0)
                 rc = rc2;

@@ -370,13 +370,7 @@ class Bench:
         with open(os.path.join(self.out, "results.json"), "w") as f:
             json.dump(res, f, indent=1, default=float)
         if a.docs:
-            img = os.path.join(os.path.dirname(os.path.abspath(a.docs)), "img")
-            os.makedirs(img, exist_ok=True)
-            rel = {}
-            for k, p in files.items():
-                shutil.copy(p, os.path.join(img, "bench-stage-" + os.path.basename(p)))
-                rel[k] = "img/bench-stage-" + os.path.basename(p)
-            rep.write_doc(a.docs, rep.markdown(res, a.rates, rel))
+            write_docs(res, a.rates, files, a.docs)
         if not a.keep_work:
             for f in os.listdir(self.work):
                 if f.endswith(".bin"):
@@ -386,6 +380,17 @@ class Bench:
         self.log(f"done: {os.path.join(self.out, 'results.json')}")
         for t in res["targets"]:
             self.log(f"target {t['target']}: {t['value']} -> {t['met']} {t.get('note', '')}")
+
+
+def write_docs(res, rates, plots, docs):
+    """The stage section of docs (markdown) and its plots in docs' img/."""
+    img = os.path.join(os.path.dirname(os.path.abspath(docs)), "img")
+    os.makedirs(img, exist_ok=True)
+    rel = {}
+    for k, p in plots.items():
+        shutil.copy(p, os.path.join(img, "bench-stage-" + os.path.basename(p)))
+        rel[k] = "img/bench-stage-" + os.path.basename(p)
+    rep.write_doc(docs, rep.markdown(res, rates, rel))
 
 
 def main():
@@ -412,7 +417,14 @@ def main():
     ap.add_argument("--broker-dir", default=None)
     ap.add_argument("--quick", action="store_true", help="smoke run: small counts, 3 s per rate")
     ap.add_argument("--keep-work", action="store_true")
+    ap.add_argument("--render", metavar="RESULTS_JSON", default=None,
+                    help="only rewrite the docs section (and its plots) from an earlier run")
     a = ap.parse_args()
+    if a.render:
+        with open(a.render) as f:
+            res = json.load(f)
+        write_docs(res, res["config"]["rates"], res["plots"], a.docs)
+        return
     a.command = "make bench" if os.environ.get("KL_BENCH_FROM_MAKE") else " ".join(sys.argv)
     a.rates = [int(x) for x in a.rates.split(",")]
     a.sat_events = {k: int(v) for k, v in (x.split("=") for x in a.sat_events.split(","))}

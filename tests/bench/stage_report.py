@@ -401,8 +401,11 @@ def markdown(res, rates, plot_rel):
           "All CLOCK_REALTIME µs on one machine. Percentiles in ms (p50 / p99 / p99.9). "
           "A system that fell behind (results more than 1 s late, or a queue building up) "
           "shows its achieved rate and no latency.", "",
-          "| system | offered | achieved | consume-to-produce | end-to-end | stage cores |",
-          "|---|---|---|---|---|---|"]
+          "\"others\" = cores used by work outside the benchmark during the phase; † = the "
+          "generator itself fell more than 50 ms behind its schedule (CPU-starved), so that "
+          "phase measured the machine more than the stage.", "",
+          "| system | offered | achieved | consume-to-produce | end-to-end | stage cores | others |",
+          "|---|---|---|---|---|---|---|"]
     for k in "abcd":
         if k not in S:
             continue
@@ -412,17 +415,21 @@ def markdown(res, rates, plot_rel):
             if not ph:
                 if s.get("rates") is not None or s.get("skipped"):
                     why = (s.get("rates_skipped") or {}).get(str(r)) or s.get("skipped") or "not run"
-                    L.append(f"| ({k}) | {r:,}/s | {why} | | | |")
+                    L.append(f"| ({k}) | {r:,}/s | {why} | | | | |")
                 continue
+            cw = ph.get("cpu_window") or {}
+            secs = res["config"]["rate_seconds"]
+            others = "–" if cw.get("others") is None else f"{cw['others'] / secs:.2f}"
+            mark = " †" if (ph.get("generator_behind_max_ms") or 0) > 50 else ""
             if ph.get("kept_up"):
                 c, e = ph.get("c2p_ms") or {}, ph.get("e2e_ms") or {}
-                L.append(f"| ({k}) | {r:,}/s | {fmt(ph.get('achieved_rate'))}/s | "
+                L.append(f"| ({k}) | {r:,}/s{mark} | {fmt(ph.get('achieved_rate'))}/s | "
                          f"{fmt(c.get('p50'), 2)} / {fmt(c.get('p99'), 2)} / {fmt(c.get('p99.9'), 2)} | "
                          f"{fmt(e.get('p50'), 2)} / {fmt(e.get('p99'), 2)} / {fmt(e.get('p99.9'), 2)} | "
-                         f"{fmt(ph.get('stage_cpu_cores'), 2)} |")
+                         f"{fmt(ph.get('stage_cpu_cores'), 2)} | {others} |")
             else:
-                L.append(f"| ({k}) | {r:,}/s | **fell behind**: {fmt(ph.get('achieved_rate'))}/s | – | – | "
-                         f"{fmt(ph.get('stage_cpu_cores'), 2)} |")
+                L.append(f"| ({k}) | {r:,}/s{mark} | **fell behind**: {fmt(ph.get('achieved_rate'))}/s | – | – | "
+                         f"{fmt(ph.get('stage_cpu_cores'), 2)} | {others} |")
     km = [(r, ((S.get("b", {}).get("rates") or {}).get(str(r)) or {}).get("metrics")) for r in rates]
     if any(m for _, m in km):
         L += ["", "klabel's own metrics of (b) over each rate (scraped from `/metrics` before and "

@@ -10,6 +10,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -76,7 +77,38 @@ static int commit_bounded(struct kl_kafka *kk, int64_t deadline, char *err,
     return rc;
 }
 
-/* Leaves the group, serving rebalance callbacks, until closed or deadline. */
+/* Serves one event of the close queue. The queue is served as events, not
+ * callbacks: messages fetched before the close arrive on it too, and
+ * librdkafka 2.0.2 asserts when a fetched message meets the callback path
+ * (rdkafka_queue.c: res != RD_KAFKA_OP_RES_PASS). Fetched messages are
+ * dropped (their offsets were never stored); a rebalance is answered with
+ * the (incremental) assign or unassign it asks for. Takes ownership of ev
+ * (NULL is fine). */
+static void serve_close_event(rd_kafka_t *consumer, rd_kafka_event_t *ev)
+{
+    if (ev == NULL)
+        return;
+    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+        rd_kafka_topic_partition_list_t *parts =
+            rd_kafka_event_topic_partition_list(ev);
+        int assign = rd_kafka_event_error(ev) ==
+                     RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+        const char *proto = rd_kafka_rebalance_protocol(consumer);
+
+        if (proto && strcmp(proto, "COOPERATIVE") == 0) {
+            rd_kafka_error_t *error =
+                assign ? rd_kafka_incremental_assign(consumer, parts)
+                       : rd_kafka_incremental_unassign(consumer, parts);
+            if (error)
+                rd_kafka_error_destroy(error);
+        } else {
+            rd_kafka_assign(consumer, assign ? parts : NULL);
+        }
+    }
+    rd_kafka_event_destroy(ev);
+}
+
+/* Leaves the group, serving rebalances, until closed or deadline. */
 static int close_consumer(struct kl_kafka *kk, int64_t deadline)
 {
     rd_kafka_queue_t *q = rd_kafka_queue_new(kk->consumer);
@@ -98,7 +130,7 @@ static int close_consumer(struct kl_kafka *kk, int64_t deadline)
             rc = KL_EKAFKA;
             break;
         }
-        rd_kafka_queue_poll_callback(q, 50);
+        serve_close_event(kk->consumer, rd_kafka_queue_poll(q, 50));
     }
 out:
     rd_kafka_queue_destroy(q);

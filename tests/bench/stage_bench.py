@@ -138,7 +138,8 @@ class Bench:
                            os.path.join(self.work, name + "-collect.log"))
         t_start = sp.now_us()
         proc, port = self.start_system(key, kind, name, tin, tout, f"b{self.run_id}-{key}-sat{rnd}")
-        sampler = sp.CpuSampler({"stage": proc.pid, "broker": self.broker_pid, "collector": col.pid})
+        sampler = sp.CpuSampler({"stage": proc.pid, "broker": self.broker_pid, "collector": col.pid,
+                                 "driver": os.getpid()})
         sampler.start()
         t_wait = time.time()
         while col.count == 0 and proc.alive() and time.time() - t_wait < 120:
@@ -156,7 +157,7 @@ class Bench:
         sampler.stop()
         rc = proc.stop()
         recs, labels = col.stop()
-        res = rep.sat_stats(recs, sampler, ["stage", "broker", "collector"], "stage", t_start, n)
+        res = rep.sat_stats(recs, sampler, ["stage", "broker", "collector", "driver"], "stage", t_start, n)
         if after:
             res["metrics"] = rep.stage_profile(after)
         res["generator_rate"] = round(g["achieved_rate"], 1)
@@ -174,7 +175,8 @@ class Bench:
         col = sp.Collector(self.a.klbench, self.bs, tout, os.path.join(self.work, name + ".bin"),
                            os.path.join(self.work, name + "-collect.log"))
         proc, port = self.start_system(key, kind, name, tin, tout, f"b{self.run_id}-{key}-rates")
-        sampler = sp.CpuSampler({"stage": proc.pid, "broker": self.broker_pid, "collector": col.pid})
+        sampler = sp.CpuSampler({"stage": proc.pid, "broker": self.broker_pid, "collector": col.pid,
+                                 "driver": os.getpid()})
         sampler.start()
         out, skipped, gens, scrapes = {}, {}, {}, {}
         wn = self.a.warmup
@@ -216,7 +218,7 @@ class Bench:
             if str(rate) not in out:
                 continue
             ph = rep.phase_stats(recs, (i + 1) * 100_000_000, gens[str(rate)], sampler,
-                                 ["stage", "broker", "collector", "generator"], "stage")
+                                 ["stage", "broker", "collector", "generator", "driver"], "stage")
             before, after = scrapes[str(rate)]
             if after:
                 ph["metrics"] = {

@@ -375,7 +375,8 @@ def markdown(res, rates, plot_rel):
                  f"{fmt(cpu / b_cpu, 1) + 'x' if cpu and b_cpu else '–'} | "
                  f"{fmt(sat.get('stage_cpu_cores'), 2)} |")
     L += ["", "Cores used on average over each saturation window, per process (the machine has "
-          f"{m['nproc']}; \"others\" is everything else running on it, e.g. other builds):", "",
+          f"{m['nproc']}; \"others\" is everything else running on it, e.g. other builds; the "
+          "generator and the benchmark's driver are in results.json):", "",
           "| system | stage | broker | collector | others | machine busy |", "|---|---|---|---|---|---|"]
     for k in "abcd":
         sat = (S.get(k) or {}).get("saturation") or {}

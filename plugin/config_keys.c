@@ -77,6 +77,8 @@ static const struct kl_cfg_def kl_config_keys[] = {
       "a full queue first only stops the taking of input (librdkafka's bounded prefetch waits) for up to this long, then pauses the input partitions; 0 = pause at once" },
     { "queue.resume.ratio", KL_CFG_DOUBLE, "0.5", 0, 0.99, NULL,
       "paused input resumes when the queue is back below this share of both limits" },
+    { "stage.cpu.slice.us", KL_CFG_INT, "100", 0, 100000, NULL,
+      "CPU time slice asked of Linux's scheduler for the stage's threads (microseconds, kernel 6.12+; 0 = the kernel's default): a short slice lets a waking stage thread preempt longer-running work at once, which cuts latency tails on a busy machine" },
     { "stage.inference", KL_CFG_BOOL, "true", 0, 0, NULL,
       "false = pass-through: decode and produce results without featurizing or predicting (label null; a benchmark's ceiling)" },
     { "output.partition", KL_CFG_ENUM, "key", 0, 0, "key|same",

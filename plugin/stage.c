@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "codec.h"
 #include "config.h"
+#include "cpu_slice.h"
 #include "dlq.h"
 #include "log.h"
 #include "metrics.h"
@@ -91,6 +92,24 @@ static int read_settings(struct kl_stage *s, const struct kl_config *cfg)
     s->q_resume = kl_config_get_double(cfg, "queue.resume.ratio");
     s->q_hold_us = kl_config_get_int(cfg, "queue.hold.ms") * 1000;
     return KL_OK;
+}
+
+/* Asks the scheduler for a short slice (cpu_slice.h) before any thread
+ * is made, so the workers, librdkafka's threads and the source (this
+ * thread) all have it. Not getting it only costs latency: logged. */
+static void set_cpu_slice(int64_t us)
+{
+    char why[256];
+    int rc;
+
+    if (us <= 0)
+        return;
+    rc = kl_cpu_slice_set_us(us, why, sizeof why);
+    if (rc == KL_OK)
+        KL_LOG(KL_LOG_DEBUG, COMP, "CPU slice %lld us", (long long)us);
+    else
+        KL_LOG(KL_LOG_INFO, COMP, "stage.cpu.slice.us=%lld not applied: %s",
+               (long long)us, why);
 }
 
 /* Allocates the source thread's parts: poll buffer, batcher, flow. */
@@ -173,6 +192,7 @@ int kl_stage_create(const struct kl_config *cfg, const struct kl_stage_io *io,
     rc = read_settings(s, cfg);
     if (rc)
         goto out;
+    set_cpu_slice(kl_config_get_int(cfg, "stage.cpu.slice.us"));
     rc = kl_routes_parse(&s->routes, cfg, err, errsz);
     if (!rc)
         rc = kl_routes_open(&s->routes, io->model, err, errsz);

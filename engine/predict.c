@@ -77,6 +77,10 @@ static void add_row(float *restrict h, const float *restrict r, size_t dim)
         h[d] += r[d];
 }
 
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 2 /* events whose rows are fetched ahead of the sums */
+#endif
+
 /* Asks the memory system for every input row of f now, so that the
  * cache misses of the next event overlap the sums of this one: the rows
  * of a hashed n-gram table are scattered over tens of MB, and summing
@@ -209,12 +213,13 @@ int kl_model_predict_batch(const struct kl_model *m,
         return rc;
     if (n > s->rows_cap)
         s->rows_cap = n;
-    prefetch_rows(m, feats[0]);
+    for (size_t i = 0; i < PREFETCH_AHEAD && i < n; i++)
+        prefetch_rows(m, feats[i]);
     for (size_t i = 0; i < n; i++) {
         const struct kl_features *f = feats[i];
         float *h = s->hidden + i * dim;
-        if (i + 1 < n)
-            prefetch_rows(m, feats[i + 1]);
+        if (i + PREFETCH_AHEAD < n)
+            prefetch_rows(m, feats[i + PREFETCH_AHEAD]);
         if (f == NULL || f->n == 0)
             memset(h, 0, dim * sizeof *h);
         else if ((rc = hidden_row(m, f, h)) != KL_OK)

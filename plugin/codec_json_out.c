@@ -10,13 +10,31 @@
 #include <string.h>
 
 #include "codec.h"
+#include "numfmt.h"
+
+/* Appends "%.6g" of v (numfmt.h: no printf). */
+static int put_g6(struct kl_buf *out, float v)
+{
+    char num[KL_NUMFMT_MAX];
+
+    return kl_buf_append(out, num, kl_fmt_g6(num, v));
+}
+
+/* Appends prefix, then v in decimal. */
+static int put_i64(struct kl_buf *out, const char *prefix, int64_t v)
+{
+    char num[KL_NUMFMT_MAX];
+    int rc = kl_buf_append(out, prefix, strlen(prefix));
+
+    return rc ? rc : kl_buf_append(out, num, kl_fmt_i64(num, v));
+}
 
 /* Appends a probability as a JSON number ("%.6g"; NaN and infinities as 0). */
 static int put_score(struct kl_buf *out, float p)
 {
     if (!isfinite(p))
         return kl_buf_append(out, "0", 1);
-    return kl_buf_printf(out, "%.6g", (double)p);
+    return put_g6(out, p);
 }
 
 /* Appends a model label name by index, or null when it is unknown. */
@@ -103,13 +121,17 @@ int kl_json_encode_result(const struct kl_event *ev,
     if (src) {
         PUT(kl_buf_append(out, "{\"topic\":", 9));
         PUT(put_str_or_null(out, src->topic));
-        PUT(kl_buf_printf(out, ",\"partition\":%d,\"offset\":%lld}",
-                          (int)src->partition, (long long)src->offset));
+        PUT(put_i64(out, ",\"partition\":", src->partition));
+        PUT(put_i64(out, ",\"offset\":", src->offset));
+        PUT(kl_buf_append(out, "}", 1));
     } else {
         PUT(kl_buf_append(out, "null", 4));
     }
     if (ev->ts_ms >= 0)
-        PUT(kl_buf_printf(out, ",\"ts\":%lld}", (long long)ev->ts_ms));
+    {
+        PUT(put_i64(out, ",\"ts\":", ev->ts_ms));
+        PUT(kl_buf_append(out, "}", 1));
+    }
     else
         PUT(kl_buf_append(out, ",\"ts\":null}", 11));
 #undef PUT
@@ -173,8 +195,11 @@ int kl_json_encode_result_opts(const struct kl_event *ev,
         if (!rc)
             rc = kl_buf_json_str(out, x->names + c->off, c->len);
         if (!rc)
-            rc = kl_buf_printf(out, ",\"weight\":%.6g}",
-                               isfinite(w) ? (double)w : 0.0);
+            rc = kl_buf_append(out, ",\"weight\":", 10);
+        if (!rc)
+            rc = put_g6(out, isfinite(w) ? w : 0.0f);
+        if (!rc)
+            rc = kl_buf_append(out, "}", 1);
     }
     if (!rc)
         rc = kl_buf_append(out, "]}", 2);

@@ -31,7 +31,7 @@
 #include "offsets.h"
 #include "stage_priv.h"
 
-#define POLL_MAX 1024 /* messages taken from one poll, at most */
+#define POLL_MAX 32 /* messages taken from one poll, at most */
 
 /* ---------------------------------------------------------------- setup */
 

@@ -103,6 +103,9 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
 out:
     pthread_mutex_unlock(&s->mu);
     free(inf);
+    /* Hundreds of reports can come in one burst: a batch deadline that
+     * passes meanwhile is kept here, not after the burst. */
+    kl_stage_src_tick(s, t);
 }
 
 void kl_stage_on_assign(void *ud, const char *topic, int32_t partition)
@@ -204,6 +207,7 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     om.value_len = w->enc.len;
     om.headers = m->headers;
     om.nheaders = m->nheaders;
+    om.headers_from = m; /* released after this, headers not read again */
     rc = produce_one(s, m, b->t_poll_us[i], ev->ts_ms >= 0 ? ev->ts_ms : m->ts_ms,
                      &om, NULL, err, errsz);
     b->t_prod_us[i] = (int64_t)(kl_now_ns() / 1000);

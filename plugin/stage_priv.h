@@ -164,6 +164,11 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
  * with a reason in err). Open batches are left open. */
 int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz);
 
+/* Closes the batches whose deadline is <= now when called on the source
+ * thread (from a delivery report it serves); does nothing on any other
+ * thread. */
+void kl_stage_src_tick(struct kl_stage *s, int64_t now);
+
 /* Hands a closed batch to its worker (the batcher's emit callback). */
 void kl_stage_emit_batch(void *ud, struct kl_batch *b);
 

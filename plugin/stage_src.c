@@ -5,9 +5,10 @@
  * becomes a dead letter at once. The batcher closes batches on size,
  * deadline, an idle worker or a model switch within a partition; closed
  * batches go to their worker's ring. The poll never sleeps past the
- * earliest open deadline (the transport waits with a microsecond
- * timeout; the thread's timer slack is set to 1 ns so the kernel does not
- * round that up by 50 us). Backpressure: the input pauses when the queue
+ * earliest open deadline: the transport waits with a microsecond timeout
+ * (timer slack 1 ns, so the kernel does not round it up by 50 us) until
+ * DEADLINE_SPIN_US before it, then polls without sleeping, because a
+ * timed wake-up itself comes tens of microseconds late. Backpressure: the input pauses when the queue
  * is full and resumes below queue.resume.ratio.
  */
 #include <inttypes.h>
@@ -24,6 +25,7 @@
 
 #define IDLE_POLL_US 100000 /* longest poll wait (stop and flow checks) */
 #define PAUSED_NAP_US 200   /* nap while paused and the input returns nothing */
+#define DEADLINE_SPIN_US 40 /* this close to a deadline, poll without sleeping */
 
 /* ----------------------------------------------------------- batching */
 
@@ -320,6 +322,15 @@ static int handle(struct kl_stage *s, struct kl_msg *msgs, size_t k,
 
 /* ----------------------------------------------------------------- loop */
 
+/* The stage whose source loop runs on this thread, if any. */
+static _Thread_local struct kl_stage *tl_source;
+
+void kl_stage_src_tick(struct kl_stage *s, int64_t now)
+{
+    if (tl_source == s && now >= kl_batcher_deadline(&s->bt))
+        kl_batcher_expire(&s->bt, now, worker_level, s);
+}
+
 static void nap_us(int64_t us)
 {
     struct timespec ts = {0, (long)us * 1000};
@@ -335,6 +346,7 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
 
     /* Sleep exactly as long as asked (default slack: 50 us). */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    tl_source = s;
     while (!atomic_load(&s->stop) && !atomic_load(&s->failed) && !s->eof) {
         now = kl_stage_now_us();
         kl_batcher_expire(&s->bt, now, worker_level, s);
@@ -344,8 +356,10 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
             wait = 0;
         else if (deadline == INT64_MAX || deadline - now > IDLE_POLL_US)
             wait = IDLE_POLL_US;
+        else if (deadline - now <= DEADLINE_SPIN_US)
+            wait = 0; /* a timed sleep wakes tens of us late: spin */
         else
-            wait = deadline > now ? deadline - now : 0;
+            wait = deadline - now - DEADLINE_SPIN_US;
         k = 0;
         if (s->flow.state == KL_FLOW_HELD) {
             /* Held: take nothing from the consumer (its prefetch waits,
@@ -385,5 +399,6 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
         }
         flow_step(s);
     }
+    tl_source = NULL;
     return rc;
 }

@@ -8,7 +8,8 @@
  * and message destroy are thread-safe). Their queues wake one pipe
  * (rd_kafka_queue_io_event_enable), so poll() can sleep on both at once
  * with microsecond timeouts and serve delivery reports the moment they
- * arrive; wake() writes to the same pipe. librdkafka's log lines go
+ * arrive; wake() writes to the same pipe. A result takes over its input's
+ * header list (rd_kafka_message_detach_headers) instead of copying it. librdkafka's log lines go
  * through KL_LOG; a fatal error (error_cb with RD_KAFKA_RESP_ERR__FATAL)
  * makes every later call fail so the stage ends with a non-zero exit.
  * close() is bounded even with the broker gone (kafka_close.c). The
@@ -347,6 +348,10 @@ static int kk_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
             atomic_exchange(&kk->woken, 0))
             break;
         wait_wake(kk, deadline - now_us());
+        /* Woken by the timeout: the caller has a batch to close now;
+         * delivery reports and new input wait for its next call. */
+        if (now_us() >= deadline)
+            break;
     }
 out:
     return rc;
@@ -382,7 +387,15 @@ static int kk_produce(struct kl_transport *t, const struct kl_out_msg *m,
         rc = fatal_rc(kk, err, errsz);
         goto out;
     }
-    if (m->nheaders) {
+    if (m->nheaders && m->headers_from && m->headers_from->priv &&
+        rd_kafka_message_detach_headers(m->headers_from->priv, &hdrs) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_cnt(hdrs) != m->nheaders) {
+        /* Not the list poll() gave: copy m->headers after all. */
+        rd_kafka_headers_destroy(hdrs);
+        hdrs = NULL;
+    }
+    if (m->nheaders && !hdrs) {
         hdrs = rd_kafka_headers_new(m->nheaders);
         for (i = 0; i < m->nheaders; i++)
             rd_kafka_header_add(hdrs, m->headers[i].name, -1,

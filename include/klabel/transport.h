@@ -70,6 +70,12 @@ struct kl_out_msg {
     size_t value_len;
     const struct kl_header *headers; /* (nheaders) */
     size_t nheaders;
+    /* NULL, or the input message (of this transport's poll()) whose
+     * headers are exactly headers[0..nheaders): the caller releases it
+     * after produce() and reads its headers no more, so the transport may
+     * move them over instead of copying (the kafka transport does).
+     * Transports that ignore it stay correct. */
+    const struct kl_msg *headers_from;
 };
 
 /* What the transport says about one produced record. Pointers are borrowed

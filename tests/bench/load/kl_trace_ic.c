@@ -36,8 +36,19 @@ static long long realtime_us(void)
 static void stamp(rd_kafka_message_t *rkm, const char *name)
 {
     rd_kafka_headers_t *hdrs = NULL;
-    char v[32];
-    int n = snprintf(v, sizeof v, "%lld", realtime_us());
+    char v[32], tmp[32];
+    long long us = realtime_us();
+    int n = 0, k = 0;
+
+    /* Not snprintf: in a process that has libquadmath loaded (OpenBLAS's
+     * libgfortran) every printf call takes glibc's slow path, and this
+     * runs twice per record inside the stage being measured. */
+    do {
+        tmp[k++] = (char)('0' + us % 10);
+        us /= 10;
+    } while (us > 0 && k < (int)sizeof tmp);
+    while (k > 0)
+        v[n++] = tmp[--k];
 
     if (rd_kafka_message_headers(rkm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         !hdrs) {

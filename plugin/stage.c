@@ -85,6 +85,7 @@ static int read_settings(struct kl_stage *s, const struct kl_config *cfg)
     s->threshold = (float)kl_config_get_double(cfg, "model.threshold");
     s->nworkers = (int)kl_config_get_int(cfg, "workers");
     s->inference = kl_config_get_bool(cfg, "stage.inference");
+    s->inline_max = (size_t)kl_config_get_int(cfg, "stage.inline.max.size");
     s->same_partition = !strcmp(kl_config_get(cfg, "output.partition"),
                                 "same");
     s->q_max_events = (uint64_t)kl_config_get_int(cfg, "queue.max.events");

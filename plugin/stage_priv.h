@@ -85,6 +85,7 @@ struct kl_stage {
     float threshold;
     int nworkers;
     int inference;               /* stage.inference */
+    size_t inline_max;           /* stage.inline.max.size */
     int same_partition;          /* output.partition=same */
     uint64_t q_max_events, q_max_bytes;
     double q_resume;
@@ -176,6 +177,11 @@ void kl_stage_emit_batch(void *ud, struct kl_batch *b);
  * pool may still grow; NULL when all are in use (or out of memory).
  * Source thread. */
 struct kl_batch *kl_worker_take_batch(struct kl_worker *w);
+
+/* Predicts, produces and recycles batch b on the calling (source) thread
+ * as worker w would: only while w is idle with nothing queued, so w's
+ * partitions keep their order. */
+void kl_worker_run_inline(struct kl_worker *w, struct kl_batch *b);
 
 /* 1 when worker w has no empty batch and may not make another. Source
  * thread. */

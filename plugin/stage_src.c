@@ -46,6 +46,14 @@ void kl_stage_emit_batch(void *ud, struct kl_batch *b)
     kl_metrics_note_batch(kl_close_reason_name(b->close_reason), b->n,
                           late * 1000);
     kl_health_note_queued(b->worker, (int64_t)b->n);
+    if (b->close_reason == KL_CLOSE_IDLE && b->n <= s->inline_max &&
+        kl_ring_len(&w->ring) == 0 && !atomic_load(&w->busy)) {
+        /* Low load: waking the idle worker would cost more than the
+         * batch; run it here (the worker has nothing queued, so its
+         * partitions keep their order). */
+        kl_worker_run_inline(w, b);
+        return;
+    }
     /* The ring holds the whole pool: this cannot be full. */
     if (kl_ring_push(&w->ring, b) != KL_OK) {
         KL_LOG(KL_LOG_ERR, COMP, "worker %d: ring refused a batch", w->id);

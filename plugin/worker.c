@@ -120,6 +120,12 @@ static void run_batch(struct kl_worker *w, struct kl_batch *b)
     wake_source_if_waiting(w);
 }
 
+void kl_worker_run_inline(struct kl_worker *w, struct kl_batch *b)
+{
+    atomic_store(&w->busy, 1);
+    run_batch(w, b);
+}
+
 static void *worker_main(void *arg)
 {
     struct kl_worker *w = arg;

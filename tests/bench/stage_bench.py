@@ -425,6 +425,8 @@ def main():
     if a.render:
         with open(a.render) as f:
             res = json.load(f)
+        res["targets"] = rep.targets(res, res["config"]["rates"])
+        res["bottleneck"] = rep.bottleneck(res)
         write_docs(res, res["config"]["rates"], res["plots"], a.docs)
         return
     a.command = "make bench" if os.environ.get("KL_BENCH_FROM_MAKE") else " ".join(sys.argv)

@@ -5,10 +5,9 @@
  * becomes a dead letter at once. The batcher closes batches on size,
  * deadline, an idle worker or a model switch within a partition; closed
  * batches go to their worker's ring. The poll never sleeps past the
- * earliest open deadline: the transport waits with a microsecond timeout
- * (timer slack 1 ns, so the kernel does not round it up by 50 us) until
- * DEADLINE_SPIN_US before it, then polls without sleeping, because a
- * timed wake-up itself comes tens of microseconds late. Backpressure: the input pauses when the queue
+ * earliest open deadline (the transport waits with a microsecond
+ * timeout; the thread's timer slack is set to 1 ns so the kernel does not
+ * round that up by 50 us). Backpressure: the input pauses when the queue
  * is full and resumes below queue.resume.ratio.
  */
 #include <inttypes.h>
@@ -25,7 +24,6 @@
 
 #define IDLE_POLL_US 100000 /* longest poll wait (stop and flow checks) */
 #define PAUSED_NAP_US 200   /* nap while paused and the input returns nothing */
-#define DEADLINE_SPIN_US 40 /* this close to a deadline, poll without sleeping */
 
 /* ----------------------------------------------------------- batching */
 
@@ -364,10 +362,8 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
             wait = 0;
         else if (deadline == INT64_MAX || deadline - now > IDLE_POLL_US)
             wait = IDLE_POLL_US;
-        else if (deadline - now <= DEADLINE_SPIN_US)
-            wait = 0; /* a timed sleep wakes tens of us late: spin */
         else
-            wait = deadline - now - DEADLINE_SPIN_US;
+            wait = deadline > now ? deadline - now : 0;
         k = 0;
         if (s->flow.state == KL_FLOW_HELD) {
             /* Held: take nothing from the consumer (its prefetch waits,

@@ -102,10 +102,12 @@ int kl_batch_featurize(const struct kl_model *m, const struct kl_event *ev,
     }
 }
 
-void kl_batch_push(struct kl_batch *b, const struct kl_msg *msg,
-                   int64_t t_poll_us, struct kl_event *ev)
+size_t kl_batch_push(struct kl_batch *b, const struct kl_msg *msg,
+                     int64_t t_poll_us, struct kl_event *ev)
 {
     size_t i = b->n++;
+    size_t held = msg->value_len + msg->key_len + ev->text_len + ev->id_len +
+                  ev->kind_len + b->feat[i].n * sizeof(int32_t);
 
     b->msgs[i] = *msg;
     b->t_poll_us[i] = t_poll_us;
@@ -113,7 +115,8 @@ void kl_batch_push(struct kl_batch *b, const struct kl_msg *msg,
     kl_event_fini(&b->ev[i]);
     b->ev[i] = *ev;
     kl_event_init(ev);
-    b->bytes += msg->value_len;
+    b->bytes += held;
+    return held;
 }
 
 int kl_batch_predict(struct kl_batch *b, const struct kl_model *m, int k,

@@ -29,7 +29,7 @@ struct kl_batch {
     int64_t t_close_us;              /* when it closed */
     int close_reason;                /* enum kl_close_reason (stage.h) */
     int deferred;                    /* deadline passed, worker backlogged */
-    size_t bytes;                    /* input value bytes held */
+    size_t bytes;                    /* bytes held (kl_batch_push()) */
     struct kl_msg *msgs;             /* (cap) borrowed until released */
     int64_t *t_poll_us;              /* (cap) CLOCK_MONOTONIC at poll */
     int64_t *t_prod_us;              /* (cap) when produce() returned */
@@ -60,8 +60,11 @@ int kl_batch_featurize(const struct kl_model *m, const struct kl_event *ev,
 
 /* Appends item b->n: copies *msg (its pointers stay borrowed from the
  * transport), takes over ev's strings (ev is left init'ed) and keeps the
- * features already in b->feat[b->n]. The caller checks b->n < b->cap. */
-void kl_batch_push(struct kl_batch *b, const struct kl_msg *msg,
+ * features already in b->feat[b->n]. The caller checks b->n < b->cap.
+ * Returns the bytes the item holds (the message's value and key, the
+ * decoded strings and the feature ids), also added to b->bytes: what
+ * queue.max.bytes counts. */
+size_t kl_batch_push(struct kl_batch *b, const struct kl_msg *msg,
                    int64_t t_poll_us, struct kl_event *ev);
 
 /* Predicts every item in one kl_model_predict_batch() call into b->pred;

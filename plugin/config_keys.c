@@ -72,7 +72,7 @@ static const struct kl_cfg_def kl_config_keys[] = {
     { "queue.max.events", KL_CFG_INT, "8192", 1, 10000000, NULL,
       "events held between poll and produce; at this many the source stops taking input (see queue.hold.ms)" },
     { "queue.max.bytes", KL_CFG_INT, "16777216", 1024, 4294967296, NULL,
-      "input bytes held between poll and produce; at this many the source stops taking input (see queue.hold.ms)" },
+      "bytes held between poll and produce (input values and keys, their decoded text and features); at this many the source stops taking input (see queue.hold.ms)" },
     { "queue.hold.ms", KL_CFG_INT, "1000", 0, 60000, NULL,
       "a full queue first only stops the taking of input (librdkafka's bounded prefetch waits) for up to this long, then pauses the input partitions; 0 = pause at once" },
     { "queue.resume.ratio", KL_CFG_DOUBLE, "0.5", 0, 0.99, NULL,

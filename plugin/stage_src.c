@@ -211,6 +211,7 @@ static int add_to_batch(struct kl_stage *s, struct kl_part *part, int model,
 {
     struct kl_batch *b;
     struct kl_features tmp;
+    size_t held;
     int wi = part->worker;
 
     kl_batcher_order(&s->bt, wi, model, part->last_model, part->last_seq, now);
@@ -231,11 +232,11 @@ static int add_to_batch(struct kl_stage *s, struct kl_part *part, int model,
     } else {
         swap_ids(&b->feat[b->n], &s->feat);
     }
-    kl_batch_push(b, m, t_poll, &s->ev);
+    held = kl_batch_push(b, m, t_poll, &s->ev);
     part->last_model = model;
     part->last_seq = b->seq;
     atomic_fetch_add(&s->queued_events, 1);
-    atomic_fetch_add(&s->queued_bytes, (long long)m->value_len);
+    atomic_fetch_add(&s->queued_bytes, (long long)held);
     atomic_fetch_add(&s->w[wi].open_events, 1);
     kl_batcher_added(&s->bt, b, now);
     return KL_OK;

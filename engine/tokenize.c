@@ -12,6 +12,7 @@
  * (preprocess.c) when configured. Buffers live in struct kl_tokens and
  * grow geometrically; nothing is allocated per token.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,119 @@ int kl_tokenize_is_cjk(int32_t c)
     return cp_is_cjk_char(c);
 }
 
+/* ------------------------------------------------------------------
+ * Normalization fast path. NFKC + case folding maps most text one code
+ * point to one code point: a table of the BMP code points for which that
+ * holds and nothing can compose across them lets such text skip
+ * utf8proc_decompose() + utf8proc_normalize_utf32() (most of the
+ * tokenizer's time). A code point is in the table when it and its image
+ * have combining class 0 and category not M*, the image is one code
+ * point, and both lie in blocks where no character is the second half of
+ * a canonical composition with combining class 0 (tab and line breaks,
+ * Latin-1, general
+ * punctuation, CJK punctuation, kana, CJK ideographs, fullwidth ASCII);
+ * a text with any other code point takes the utf8proc path. Checked
+ * against that path on every table entry and on real text
+ * (tests/unit/test_text.c). */
+
+static uint16_t fast_map[0x10000]; /* image of a BMP code point, 0 = none */
+static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
+static int fast_off;                /* kl_tokenize_set_fast(0) */
+
+/* Contract in tokenize.h. */
+void kl_tokenize_set_fast(int on)
+{
+    fast_off = !on;
+}
+
+/* Blocks of the fast path (see above). */
+static int fast_block(int32_t c)
+{
+    return (c >= 0x0009 && c <= 0x000D) || (c >= 0x0020 && c <= 0x007E) ||
+           (c >= 0x00A0 && c <= 0x00FF) ||
+           (c >= 0x2000 && c <= 0x206F) || (c >= 0x3000 && c <= 0x30FF) ||
+           (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+           (c >= 0xFF01 && c <= 0xFF5E);
+}
+
+static int fast_ok_cp(int32_t c)
+{
+    const utf8proc_property_t *pr = utf8proc_get_property(c);
+
+    return fast_block(c) && pr->combining_class == 0 &&
+           pr->category != UTF8PROC_CATEGORY_MN &&
+           pr->category != UTF8PROC_CATEGORY_MC &&
+           pr->category != UTF8PROC_CATEGORY_ME &&
+           pr->category != UTF8PROC_CATEGORY_CN;
+}
+
+static void fast_map_build(void)
+{
+    utf8proc_int32_t out[8];
+
+    for (int32_t c = 0x09; c < 0x10000; c++) {
+        utf8proc_ssize_t n;
+        utf8proc_uint8_t in[4];
+        utf8proc_ssize_t len;
+
+        if (!fast_ok_cp(c))
+            continue;
+        len = utf8proc_encode_char(c, in);
+        n = utf8proc_decompose(in, len, out, 8, TOK_NORM_OPTS);
+        if (n == 1)
+            n = utf8proc_normalize_utf32(out, n, TOK_NORM_OPTS);
+        if (n == 1 && out[0] > 0 && out[0] < 0x10000 && fast_ok_cp(out[0]))
+            fast_map[c] = (uint16_t)out[0];
+    }
+}
+
+/* Contract in tokenize.h. */
+int32_t kl_tokenize_fast_image(int32_t c)
+{
+    pthread_once(&fast_once, fast_map_build);
+    return c >= 0 && c < 0x10000 ? fast_map[c] : 0;
+}
+
+/* Fills tok->cp with the images of valid UTF-8 text[0..len) when every
+ * code point has one; returns their count, or -1 (use utf8proc). */
+static utf8proc_ssize_t fast_normalize(const char *text, size_t len,
+                                       struct kl_tokens *tok)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t i = 0, n = 0;
+
+    if (fast_off)
+        return -1;
+    pthread_once(&fast_once, fast_map_build);
+    if (len > tok->cp_cap &&
+        kl_grow((void **)&tok->cp, &tok->cp_cap, len, sizeof *tok->cp, 64) !=
+            KL_OK)
+        return -1;
+    while (i < len) {
+        unsigned c = p[i];
+        uint16_t m;
+
+        if (c < 0x80) {
+            i += 1;
+        } else if (c >= 0xC2 && c < 0xE0 && i + 1 < len &&
+                   (p[i + 1] & 0xC0) == 0x80) {
+            c = ((c & 0x1Fu) << 6) | (p[i + 1] & 0x3Fu);
+            i += 2;
+        } else if (c >= 0xE0 && c < 0xF0 && i + 2 < len &&
+                   (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80) {
+            c = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) |
+                (p[i + 2] & 0x3Fu);
+            i += 3;
+        } else {
+            return -1; /* 4-byte sequences, and anything malformed */
+        }
+        if ((m = fast_map[c]) == 0)
+            return -1;
+        tok->cp[n++] = m;
+    }
+    return (utf8proc_ssize_t)n;
+}
+
 /* With a segmenter (seg != NULL), a run of CJK characters is collected
  * in tok->buf from run_start on and split into words when it ends. */
 static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
@@ -194,24 +308,28 @@ static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
 
     if (len == 0)
         return KL_OK;
-    for (;;) {
-        ncp = utf8proc_decompose((const utf8proc_uint8_t *)text,
-                                 (utf8proc_ssize_t)len, tok->cp,
-                                 (utf8proc_ssize_t)tok->cp_cap, TOK_NORM_OPTS);
+    ncp = fast_normalize(text, len, tok);
+    if (ncp < 0) {
+        for (;;) {
+            ncp = utf8proc_decompose((const utf8proc_uint8_t *)text,
+                                     (utf8proc_ssize_t)len, tok->cp,
+                                     (utf8proc_ssize_t)tok->cp_cap,
+                                     TOK_NORM_OPTS);
+            if (ncp < 0)
+                return ncp == UTF8PROC_ERROR_NOMEM ? KL_ENOMEM : KL_EUTF8;
+            if ((size_t)ncp > limit)
+                return KL_ERANGE;
+            if ((size_t)ncp <= tok->cp_cap)
+                break;
+            rc = kl_grow((void **)&tok->cp, &tok->cp_cap, (size_t)ncp,
+                         sizeof *tok->cp, 64);
+            if (rc != KL_OK)
+                return rc;
+        }
+        ncp = utf8proc_normalize_utf32(tok->cp, ncp, TOK_NORM_OPTS);
         if (ncp < 0)
-            return ncp == UTF8PROC_ERROR_NOMEM ? KL_ENOMEM : KL_EUTF8;
-        if ((size_t)ncp > limit)
-            return KL_ERANGE;
-        if ((size_t)ncp <= tok->cp_cap)
-            break;
-        rc = kl_grow((void **)&tok->cp, &tok->cp_cap, (size_t)ncp,
-                     sizeof *tok->cp, 64);
-        if (rc != KL_OK)
-            return rc;
+            return KL_EUTF8;
     }
-    ncp = utf8proc_normalize_utf32(tok->cp, ncp, TOK_NORM_OPTS);
-    if (ncp < 0)
-        return KL_EUTF8;
     rc = kl_grow((void **)&tok->buf, &tok->buf_cap, 4 * (size_t)ncp, 1, 64);
     if (rc != KL_OK)
         return rc;

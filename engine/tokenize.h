@@ -35,6 +35,15 @@ int kl_tokens_reserve_buf(struct kl_tokens *tok, size_t need);
  * ideographs, kana, hangul syllables, ideographic marks and numbers). */
 int kl_tokenize_is_cjk(int32_t c);
 
+/* The image under NFKC + case folding of the BMP code point c when the
+ * unicode tokenizer's fast path maps it directly (tokenize.c), else 0. */
+int32_t kl_tokenize_fast_image(int32_t c);
+
+/* Turns the unicode tokenizer's fast path off (0) or on (1, the default)
+ * for the whole process; for tests that compare it with the utf8proc
+ * path. Not thread-safe against running tokenizers. */
+void kl_tokenize_set_fast(int on);
+
 /* 1 when the token t[0..n) is a fastText label ("__label__..."). */
 static inline int kl_tokenize_is_label(const char *t, size_t n)
 {

@@ -9,7 +9,8 @@
  *     a documented return code, at most max tokens, every token non-empty
  *     and inside tok->buf; fastText tokens are the text's non-space runs in
  *     order then "</s>"; unicode tokens are valid UTF-8; tokenizing again
- *     into fresh buffers gives the same tokens;
+ *     into fresh buffers gives the same tokens, and so does the unicode
+ *     tokenizer with its normalization fast path off (utf8proc only);
  *   - kl_example_parse() on the text as a labeled line: label spans inside
  *     the line.
  */
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "klabel/engine.h"
+#include "../../engine/tokenize.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -240,6 +242,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             kl_tokens_init(&again);
             CHECK(kl_tokenize(&o, text, len, &again) == KL_OK, "again");
             check_same(&tok, &again);
+            if (mode == KL_TOK_UNICODE) {
+                /* the normalization fast path against utf8proc's */
+                kl_tokenize_set_fast(0);
+                CHECK(kl_tokenize(&o, text, len, &again) == KL_OK,
+                      "utf8proc path");
+                kl_tokenize_set_fast(1);
+                check_same(&tok, &again);
+            }
             kl_tokens_fini(&again);
         }
     kl_tokens_fini(&tok);

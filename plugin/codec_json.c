@@ -8,7 +8,9 @@
  * keeps the text of number literals, and it turns "\u0000" into a NUL that
  * silently cuts a C string short; so this file also scans the raw bytes
  * (strict JSON control characters, \u0000 escapes) and can find the raw
- * literal of any parsed value by its place in document order.
+ * literal of any parsed value by its place in document order. Flat,
+ * well-formed events with good fields are decoded first by a one-pass
+ * fast path (codec_json_fast.c) that hands everything else here.
  */
 #include "codec.h"
 
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_json_fast.h"
 #include "numfmt.h"
 #include "str.h"
 
@@ -451,6 +454,17 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
         kl_str_format(err, errsz,
                       "value is %zu bytes, input.max.bytes is %zu", len, max);
         return KL_DEC_OVERSIZE;
+    }
+    {
+        const char *names[4] = {f_id, f_text, f_kind, f_ts};
+
+        rc = kl_json_decode_fast(names, buf, len, ev);
+        if (rc != KL_JSON_FALLBACK) {
+            if (rc == KL_ENOMEM)
+                kl_str_format(err, errsz, "out of memory");
+            return rc;
+        }
+        rc = KL_DEC_OK;
     }
     if (json_scan(buf, len, &bad, &d.nul_escapes) != 0) {
         kl_str_format(err, errsz,

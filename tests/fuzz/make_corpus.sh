@@ -188,6 +188,25 @@ for f in "$REPO"/tests/unit/fixtures/avro/seeds/*.bin; do
   [[ -f "$f" ]] && cp "$f" "$OUT/fuzz_avro/seed_$(basename "$f" .bin)"
 done
 
+# ------------------------------------------------------------ JSON events
+# fuzz_json: an option byte, then events as the stage gets them (good ones
+# of every shape, and the bad ones of tests/unit/test_codec_json.c's kinds).
+mkdir -p "$OUT/fuzz_json"
+i=0
+while IFS= read -r doc; do
+  printf "\\x0$((i % 4))%s" "$doc" > "$OUT/fuzz_json/seed_$i"
+  i=$((i + 1))
+done <<'JSON'
+{"id":17,"text":"恒生AH溢指收平 A股对H股折价1.95%","kind":"news","ts":1700000000000,"sent_us":1700000000000123}
+{"id":"tx-9","text":"CARD PAYMENT TO TESCO STORES","kind":"transaction","ts":null}
+{"text":"caf\u00e9 \ud83d\ude00 \"quoted\" \\ \/ \b\f\n\r\t","p":{"text":"nested"}}
+{"p.text":"dotted key","text":"x","text":"repeated"}
+{"text":"a","id":12345678901234567890,"ts":1.5e3,"kind":"k"}
+{"text":"\u0000","id":[],"kind":{},"ts":-1}
+{"text":"   ","id":true}
+["not","an","object"]
+{"text":"trailing"} x
+JSON
 for d in "$OUT"/fuzz_*; do
   echo "make_corpus.sh: $d: $(find "$d" -type f | wc -l) files"
 done

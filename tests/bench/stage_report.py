@@ -227,9 +227,10 @@ def bottleneck(res):
         why = (f"the machine's {cores:.0f} cores were busy ({busy:.2f} cores on average), "
                f"{others:.2f} of them with work outside the benchmark (other builds and tests "
                "on this shared machine): the stage got what was left")
-    elif busy >= 0.9 * cores:
-        why = (f"the machine's {cores:.0f} cores were busy ({busy:.2f} cores on average): "
-               "the stage shares them with the broker and the collector")
+    elif busy >= 0.85 * cores:
+        why = (f"the machine's {cores:.0f} cores were (nearly) all busy ({busy:.2f} cores on "
+               "average): the stage shares them with the broker and the collector, so it is "
+               "CPU-bound")
     elif s.get("stage_cpu_cores", 0) >= 0.85:
         why = "the stage's own thread(s) ran near one full core"
     else:

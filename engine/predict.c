@@ -77,9 +77,7 @@ static void add_row(float *restrict h, const float *restrict r, size_t dim)
         h[d] += r[d];
 }
 
-#ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 2 /* events whose rows are fetched ahead of the sums */
-#endif
 
 /* Asks the memory system for every input row of f now, so that the
  * cache misses of the next event overlap the sums of this one: the rows

@@ -17,8 +17,6 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,81 +35,6 @@ struct dec {
     const cJSON *root;
     size_t nul_escapes; /* "\u0000" escapes anywhere in the input */
 };
-
-/* cJSON's nodes of one decode come from a per-thread bump arena instead
- * of a dozen malloc/free pairs per event: cJSON_InitHooks() is set once
- * for the process; outside kl_json_decode_event() (arena not active), and
- * when an input outgrows the arena, allocations go to malloc as before. */
-#define ARENA_BYTES 32768
-
-struct arena {
-    unsigned char *base; /* (ARENA_BYTES), or NULL when not made */
-    size_t used;
-    int active;
-};
-
-static _Thread_local struct arena tl_arena;
-static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
-static pthread_key_t arena_key;
-
-static void *arena_malloc(size_t sz)
-{
-    struct arena *a = &tl_arena;
-    size_t need = (sz + 15) & ~(size_t)15;
-
-    if (a->active && a->base && need >= sz && need <= ARENA_BYTES - a->used) {
-        void *p = a->base + a->used;
-
-        a->used += need;
-        return p;
-    }
-    return malloc(sz);
-}
-
-static void arena_free(void *p)
-{
-    struct arena *a = &tl_arena;
-    uintptr_t u = (uintptr_t)p, b = (uintptr_t)a->base;
-
-    if (a->base && u >= b && u < b + ARENA_BYTES)
-        return; /* reclaimed all at once by arena_end() */
-    free(p);
-}
-
-static void arena_destroy(void *base)
-{
-    free(base);
-}
-
-static void hooks_init(void)
-{
-    cJSON_Hooks h = {arena_malloc, arena_free};
-
-    if (pthread_key_create(&arena_key, arena_destroy) == 0)
-        cJSON_InitHooks(&h);
-}
-
-/* Makes this thread's arena the source of cJSON's allocations. */
-static void arena_begin(void)
-{
-    struct arena *a = &tl_arena;
-
-    pthread_once(&hooks_once, hooks_init);
-    if (!a->base && (a->base = malloc(ARENA_BYTES)) != NULL &&
-        pthread_setspecific(arena_key, a->base) != 0) {
-        free(a->base);
-        a->base = NULL;
-    }
-    a->used = 0;
-    a->active = 1;
-}
-
-/* Ends the arena's use: everything it gave is free again. */
-static void arena_end(void)
-{
-    tl_arena.active = 0;
-    tl_arena.used = 0;
-}
 
 /* Stable names of enum kl_decode_error (dead-letter header values).
  * Static strings; never NULL. */
@@ -484,7 +407,6 @@ int kl_json_decode_event(const struct kl_json_opts *o, const void *buf,
     d.raw = copy;
     d.len = len;
 
-    arena_begin();
     root = cJSON_ParseWithLengthOpts(copy, len, &end, 0);
     if (!root) {
         kl_str_format(err, errsz, "not valid JSON (error at byte %zu)",
@@ -608,7 +530,6 @@ out:
     if (rc != KL_DEC_OK)
         kl_event_fini(ev);
     cJSON_Delete(root);
-    arena_end();
     if (copy != stack)
         free(copy);
     return rc;

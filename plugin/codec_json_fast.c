@@ -255,11 +255,12 @@ static char *unescape(const struct val *v, size_t *len)
     return out;
 }
 
-/* Which of the wanted fields key[0..n) is (0..3), or -1. */
-static int field_of(const char *const *names, const char *key, size_t n)
+/* Which of the wanted fields (names, lens) key[0..n) is (0..3), or -1. */
+static int field_of(const char *const *names, const size_t *lens,
+                    const char *key, size_t n)
 {
     for (int f = 0; f < 4; f++)
-        if (strlen(names[f]) == n && !memcmp(names[f], key, n))
+        if (lens[f] == n && !memcmp(names[f], key, n))
             return f;
     return -1;
 }
@@ -272,7 +273,10 @@ int kl_json_decode_fast(const char *const names[4], const void *buf,
     size_t tlen = 0, ilen = 0, klen = 0;
     int64_t ts = -1, idnum = 0;
     char *text = NULL, *id = NULL, *kind = NULL, num[KL_NUMFMT_MAX];
+    size_t lens[4];
 
+    for (int f = 0; f < 4; f++)
+        lens[f] = strlen(names[f]);
     if (fast_off || kl_utf8_validate(buf, len, NULL) != KL_OK)
         return KL_JSON_FALLBACK;
     memset(vals, 0, sizeof vals);
@@ -308,7 +312,7 @@ int kl_json_decode_fast(const char *const names[4], const void *buf,
                 if (scan_number(&sc, &v))
                     return KL_JSON_FALLBACK; /* objects, arrays, junk */
             }
-            f = field_of(names, key.p, key.n);
+            f = field_of(names, lens, key.p, key.n);
             if (f >= 0) {
                 if (vals[f].type) /* repeated: the full decoder decides */
                     return KL_JSON_FALLBACK;

@@ -9,7 +9,8 @@
  * (rd_kafka_queue_io_event_enable), so poll() can sleep on both at once
  * with microsecond timeouts and serve delivery reports the moment they
  * arrive; wake() writes to the same pipe. A result takes over its input's
- * header list (rd_kafka_message_detach_headers) instead of copying it. librdkafka's log lines go
+ * header list (rd_kafka_message_detach_headers) instead of copying it.
+ * librdkafka's log lines go
  * through KL_LOG; a fatal error (error_cb with RD_KAFKA_RESP_ERR__FATAL)
  * makes every later call fail so the stage ends with a non-zero exit.
  * close() is bounded even with the broker gone (kafka_close.c). The
@@ -387,13 +388,16 @@ static int kk_produce(struct kl_transport *t, const struct kl_out_msg *m,
         rc = fatal_rc(kk, err, errsz);
         goto out;
     }
-    if (m->nheaders && m->headers_from && m->headers_from->priv &&
-        rd_kafka_message_detach_headers(m->headers_from->priv, &hdrs) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR &&
-        rd_kafka_header_cnt(hdrs) != m->nheaders) {
-        /* Not the list poll() gave: copy m->headers after all. */
-        rd_kafka_headers_destroy(hdrs);
-        hdrs = NULL;
+    if (m->nheaders && m->headers_from && m->headers_from->priv) {
+        rd_kafka_message_t *in = m->headers_from->priv;
+
+        /* Take the input's list over only while it is the one m->headers
+         * points into (same count); else copy below. */
+        if (rd_kafka_message_headers(in, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            rd_kafka_header_cnt(hdrs) != m->nheaders ||
+            rd_kafka_message_detach_headers(in, &hdrs) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+            hdrs = NULL;
     }
     if (m->nheaders && !hdrs) {
         hdrs = rd_kafka_headers_new(m->nheaders);

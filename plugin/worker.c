@@ -79,7 +79,8 @@ static void account(struct kl_worker *w, const struct kl_batch *b,
         kl_metrics_note_queue_wait_us(t_pick - b->t_poll_us[i]);
 }
 
-/* Predicts and produces one batch, then recycles it. */
+/* Predicts and produces one batch, then recycles it. Returns with w
+ * idle (w->busy cleared). */
 static void run_batch(struct kl_worker *w, struct kl_batch *b)
 {
     struct kl_stage *s = w->s;
@@ -115,11 +116,9 @@ static void run_batch(struct kl_worker *w, struct kl_batch *b)
     kl_batch_clear(b);
     kl_ring_push(&w->free, b);
     atomic_store(&w->busy, 0);
-    /* Idle now while the source holds an open batch for us: let it close
-     * that batch at once instead of at its deadline. */
-    wake_source_if_waiting(w);
 }
 
+/* Contract in stage_priv.h. The source runs it: no wake-up to send. */
 void kl_worker_run_inline(struct kl_worker *w, struct kl_batch *b)
 {
     atomic_store(&w->busy, 1);
@@ -144,6 +143,9 @@ static void *worker_main(void *arg)
          * waits for this). */
         wake_source_if_waiting(w);
         run_batch(w, p);
+        /* Idle now while the source holds an open batch for us: let it
+         * close that batch at once instead of at its deadline. */
+        wake_source_if_waiting(w);
     }
     atomic_store(&w->done, 1);
     return NULL;

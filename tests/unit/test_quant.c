@@ -3,132 +3,11 @@
  * engine/quant_write.c, engine/quant_pq.c) and the tensor listing
  * (engine/tensors.c): int8 round-trip error bounds per row, product
  * quantization, quantized prediction close to float prediction, the
- * --cutoff prune, corrupted quantized files rejected at open, and the
- * size ratio on a trained model. Models are trained with kl_train_file()
- * on a synthetic three-topic set written here.
+ * --cutoff prune and the size ratio on a trained model. Models are trained
+ * with kl_train_file() on a synthetic three-topic set (quant_fixture.h);
+ * corrupted quantized files: test_quant_corrupt.c.
  */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cJSON.h>
-#include <criterion/criterion.h>
-
-#include "klabel/engine.h"
-#include "../../engine/model.h"
-
-static char dir[64];
-static char data_path[128], model_path[128], q_path[128], bad_path[128];
-
-static void setup(void)
-{
-    strcpy(dir, "/tmp/kl_test_quant.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(data_path, sizeof data_path, "%s/train.txt", dir);
-    snprintf(model_path, sizeof model_path, "%s/model.safetensors", dir);
-    snprintf(q_path, sizeof q_path, "%s/q.safetensors", dir);
-    snprintf(bad_path, sizeof bad_path, "%s/bad.safetensors", dir);
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_expect_eq(system(cmd), 0);
-}
-
-/* ------------------------------------------------ synthetic data set */
-
-static uint64_t rng_state;
-
-static uint32_t rnd(uint32_t n)
-{
-    rng_state = rng_state * 6364136223846793005u + 1442695040888963407u;
-    return (uint32_t)(rng_state >> 33) % n;
-}
-
-static const char *const topics[3][8] = {
-    {"goal", "match", "coach", "league", "score", "team", "striker", "cup"},
-    {"chip", "cloud", "server", "software", "robot", "code", "kernel", "data"},
-    {"stock", "bond", "market", "yield", "bank", "fund", "rate", "price"}};
-static const char *const noise[6] = {"the", "a", "of", "today", "new", "big"};
-
-/* One text of topic l: 4 topic words, 2 noise words, one stray word. */
-static void synth_text(char *buf, size_t n, int l)
-{
-    size_t len = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; i < 7; i++) {
-        const char *w = i < 4   ? topics[l][rnd(8)]
-                        : i < 6 ? noise[rnd(6)]
-                                : topics[rnd(3)][rnd(8)];
-        len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? " " : "", w);
-    }
-}
-
-static void write_data(int lines)
-{
-    FILE *fp = fopen(data_path, "w");
-    char text[256];
-
-    cr_assert_not_null(fp);
-    rng_state = 7;
-    for (int i = 0; i < lines; i++) {
-        int l = (int)rnd(3);
-        synth_text(text, sizeof text, l);
-        fprintf(fp, "t%d\t%s\n", l, text);
-    }
-    fclose(fp);
-}
-
-/* Trains the float model at model_path (dim, bucket as given). */
-static void train(int32_t dim, int32_t bucket)
-{
-    struct kl_train_opts o;
-    char err[512];
-
-    write_data(600);
-    kl_train_opts_init(&o);
-    o.dim = dim;
-    o.bucket = bucket;
-    o.epoch = 10;
-    o.lr = 0.5f;
-    o.word_ngrams = 2;
-    cr_assert_eq(kl_train_file(&o, data_path, model_path, err, sizeof err),
-                 KL_OK, "%s", err);
-}
-
-static struct kl_model *open_ok(const char *p)
-{
-    struct kl_model *m = NULL;
-    char err[512];
-
-    cr_assert_eq(kl_model_open(p, &m, err, sizeof err), KL_OK, "%s", err);
-    return m;
-}
-
-static void quantize(const struct kl_model *m, int scheme, int64_t cutoff)
-{
-    struct kl_quant_opts o;
-    char err[512];
-
-    kl_quant_opts_init(&o);
-    o.scheme = scheme;
-    o.cutoff = cutoff;
-    cr_assert_eq(kl_model_quantize(m, &o, q_path, err, sizeof err), KL_OK,
-                 "%s", err);
-}
-
-static long long fsize(const char *p)
-{
-    struct stat st;
-    cr_assert_eq(stat(p, &st), 0);
-    return (long long)st.st_size;
-}
+#include "quant_fixture.h"
 
 /* ---------------------------------------------------------- round trip */
 
@@ -263,38 +142,36 @@ static void compare(const struct kl_model *a, const struct kl_model *b,
     kl_features_fini(&fb);
 }
 
-Test(quant, int8_prediction_close_to_float)
+/* Trains a float model, quantizes it with scheme and checks that the two
+ * predict alike: top-1 agreement >= min_agree, probabilities within
+ * max_diff, hidden vectors within max_hid (relative). */
+static void prediction_close(int scheme, double min_agree, double max_diff,
+                             double max_hid)
 {
     struct kl_model *m, *q;
     double agree, maxdiff;
 
     train(32, 20000);
     m = open_ok(model_path);
-    quantize(m, KL_QUANT_INT8, 0);
+    quantize(m, scheme, 0);
     q = open_ok(q_path);
     compare(m, q, &agree, &maxdiff);
-    cr_assert_geq(agree, 0.99, "top-1 agreement %g", agree);
-    cr_assert_lt(maxdiff, 0.02, "largest probability difference %g", maxdiff);
-    cr_assert_lt(hid_rel, 0.02, "hidden vectors differ by %g", hid_rel);
+    cr_assert_geq(agree, min_agree, "top-1 agreement %g", agree);
+    cr_assert_lt(maxdiff, max_diff, "largest probability difference %g",
+                 maxdiff);
+    cr_assert_lt(hid_rel, max_hid, "hidden vectors differ by %g", hid_rel);
     kl_model_destroy(q);
     kl_model_destroy(m);
 }
 
+Test(quant, int8_prediction_close_to_float)
+{
+    prediction_close(KL_QUANT_INT8, 0.99, 0.02, 0.02);
+}
+
 Test(quant, pq_prediction_close_to_float)
 {
-    struct kl_model *m, *q;
-    double agree, maxdiff;
-
-    train(32, 20000);
-    m = open_ok(model_path);
-    quantize(m, KL_QUANT_PQ, 0);
-    q = open_ok(q_path);
-    compare(m, q, &agree, &maxdiff);
-    cr_assert_geq(agree, 0.95, "top-1 agreement %g", agree);
-    cr_assert_lt(maxdiff, 0.15, "largest probability difference %g", maxdiff);
-    cr_assert_lt(hid_rel, 0.08, "hidden vectors differ by %g", hid_rel);
-    kl_model_destroy(q);
-    kl_model_destroy(m);
+    prediction_close(KL_QUANT_PQ, 0.95, 0.15, 0.08);
 }
 
 Test(quant, explain_on_quantized_model_sums_to_logit)
@@ -477,185 +354,4 @@ Test(quant, tensor_listing)
     cr_assert_eq(kl_model_tensor(NULL, 0, &t), KL_EINVAL);
     cr_assert_eq(kl_model_tensor_count(NULL), 0);
     kl_model_destroy(q);
-}
-
-/* ------------------------------------------------- corrupted files */
-
-/* The file at src rewritten to dst with its header edited by fn (the
- * data bytes copied; fn may also poke them through data). */
-typedef void (*edit_fn)(cJSON *header, cJSON *meta, unsigned char *data);
-
-static void rewrite(const char *src, const char *dst, edit_fn fn)
-{
-    FILE *fp = fopen(src, "rb");
-    uint64_t hl, size, dlen;
-    char *hdr, *js, *ms;
-    unsigned char *data;
-    cJSON *h, *md, *meta;
-
-    cr_assert_not_null(fp);
-    fseek(fp, 0, SEEK_END);
-    size = (uint64_t)ftell(fp);
-    rewind(fp);
-    cr_assert_eq(fread(&hl, 8, 1, fp), 1);
-    dlen = size - 8 - hl;
-    hdr = calloc(1, hl + 1);
-    data = malloc(dlen);
-    cr_assert_eq(fread(hdr, 1, hl, fp), hl);
-    cr_assert_eq(fread(data, 1, dlen, fp), dlen);
-    fclose(fp);
-    h = cJSON_Parse(hdr);
-    md = cJSON_GetObjectItem(h, "__metadata__");
-    meta = cJSON_Parse(cJSON_GetObjectItem(md, "klabel")->valuestring);
-    fn(h, meta, data);
-    ms = cJSON_PrintUnformatted(meta);
-    cJSON_ReplaceItemInObject(md, "klabel", cJSON_CreateString(ms));
-    js = cJSON_PrintUnformatted(h);
-    hl = strlen(js);
-    while ((8 + hl) % 64 != 0)
-        hl++;
-    fp = fopen(dst, "wb");
-    fwrite(&hl, 8, 1, fp);
-    fwrite(js, 1, strlen(js), fp);
-    for (size_t i = strlen(js); i < hl; i++)
-        fputc(' ', fp);
-    fwrite(data, 1, dlen, fp);
-    fclose(fp);
-    cJSON_free(ms);
-    cJSON_free(js);
-    cJSON_Delete(meta);
-    cJSON_Delete(h);
-    free(hdr);
-    free(data);
-}
-
-/* Start of tensor name's bytes in data. */
-static unsigned char *tdata(cJSON *h, unsigned char *data, const char *name)
-{
-    cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(h, name),
-                                   "data_offsets");
-    return data + (size_t)cJSON_GetArrayItem(o, 0)->valuedouble;
-}
-
-static void identity(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    (void)h;
-    (void)meta;
-    (void)data;
-}
-
-static void nan_scale(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    float v = NAN;
-    (void)meta;
-    memcpy(tdata(h, data, "input.scale") + 4 * 3, &v, 4);
-}
-
-static void negative_scale(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    float v = -0.5f;
-    (void)meta;
-    memcpy(tdata(h, data, "input.scale"), &v, 4);
-}
-
-static void reshape_q(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    cJSON *s = cJSON_GetObjectItem(cJSON_GetObjectItem(h, "input.q"), "shape");
-    double rows = cJSON_GetArrayItem(s, 0)->valuedouble;
-    (void)meta;
-    (void)data;
-    /* same byte count, wrong shape: (rows * 2, dim / 2) */
-    cJSON_ReplaceItemInArray(s, 0, cJSON_CreateNumber(rows * 2));
-    cJSON_ReplaceItemInArray(s, 1, cJSON_CreateNumber(8));
-}
-
-static void scale_as_i32(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    (void)meta;
-    (void)data;
-    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(h, "input.scale"), "dtype",
-                              cJSON_CreateString("I32"));
-}
-
-static void drop_quant_meta(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    (void)h;
-    (void)data;
-    cJSON_DeleteItemFromObject(meta, "quant");
-}
-
-static void bad_scheme(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    (void)h;
-    (void)data;
-    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(meta, "quant"), "scheme",
-                              cJSON_CreateString("int4"));
-}
-
-static void drop_scale(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    (void)meta;
-    (void)data;
-    cJSON_DeleteItemFromObject(h, "input.scale");
-}
-
-static void expect_rejected(edit_fn fn, const char *why)
-{
-    struct kl_model *m = NULL;
-    char err[512] = "";
-
-    rewrite(q_path, bad_path, fn);
-    cr_assert_eq(kl_model_open(bad_path, &m, err, sizeof err), KL_EFORMAT,
-                 "%s: opened (%s)", why, err);
-    cr_assert_null(m);
-    cr_assert_neq(err[0], '\0');
-}
-
-Test(quant, corrupted_int8_tensors_rejected)
-{
-    struct kl_model *m;
-
-    train(16, 1000);
-    m = open_ok(model_path);
-    quantize(m, KL_QUANT_INT8, 0);
-    kl_model_destroy(m);
-    rewrite(q_path, bad_path, identity); /* the rewrite keeps it valid */
-    kl_model_destroy(open_ok(bad_path));
-    expect_rejected(nan_scale, "NaN scale");
-    expect_rejected(negative_scale, "negative scale");
-    expect_rejected(reshape_q, "input.q reshaped");
-    expect_rejected(scale_as_i32, "input.scale as I32");
-    expect_rejected(drop_quant_meta, "tensors without quant metadata");
-    expect_rejected(bad_scheme, "unknown scheme");
-    expect_rejected(drop_scale, "input.scale missing");
-}
-
-static void nan_centroid(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    float v = INFINITY;
-    (void)meta;
-    memcpy(tdata(h, data, "input.centroids") + 4 * 100, &v, 4);
-}
-
-static void bad_dsub(cJSON *h, cJSON *meta, unsigned char *data)
-{
-    (void)h;
-    (void)data;
-    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(meta, "quant"), "dsub",
-                              cJSON_CreateNumber(3));
-}
-
-Test(quant, corrupted_pq_tensors_rejected)
-{
-    struct kl_model *m;
-
-    train(16, 1000);
-    m = open_ok(model_path);
-    quantize(m, KL_QUANT_PQ, 0);
-    kl_model_destroy(m);
-    rewrite(q_path, bad_path, identity); /* the rewrite keeps it valid */
-    kl_model_destroy(open_ok(bad_path));
-    expect_rejected(nan_centroid, "infinite centroid");
-    expect_rejected(bad_dsub, "dsub 3");
-    expect_rejected(drop_quant_meta, "tensors without quant metadata");
 }

@@ -16,16 +16,8 @@
 
 #include "codec.h"
 #include "codec_json_fast.h"
+#include "fuzz_check.h"
 #include "klabel/engine.h"
-
-#define CHECK(c, ...)                                                        \
-    do {                                                                     \
-        if (!(c)) {                                                          \
-            fprintf(stderr, "fuzz_json: " __VA_ARGS__);                      \
-            fprintf(stderr, "\n");                                           \
-            abort();                                                         \
-        }                                                                    \
-    } while (0)
 
 static int same_str(const char *a, size_t an, const char *b, size_t bn)
 {

@@ -23,21 +23,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "klabel/engine.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "fuzz check failed: %s (line %d): ", #cond,     \
-                    __LINE__);                                              \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
 
 static struct kl_segmenter *jieba; /* the real dictionary, or NULL */
 static int dict_fd = -1;           /* memfd for kl_segmenter_load() */

@@ -21,22 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "klabel/engine.h"
 #include "../../engine/tokenize.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "fuzz check failed: %s (line %d): ", #cond,     \
-                    __LINE__);                                              \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
 
 static struct kl_stopwords *stop;  /* "the", "a", "的", "ǆ" */
 static struct kl_segmenter *seg;   /* a few Chinese words */

@@ -156,9 +156,9 @@ bench-engine: all $(BUILD)/bench_engine data
 $(BUILD)/klbench: $(wildcard tests/bench/load/*.c) tests/bench/load/klbench.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter-out %/kl_trace_ic.c,$(filter %.c,$^)) -lrdkafka
-$(BUILD)/kl_trace_ic.so: tests/bench/load/kl_trace_ic.c
+$(BUILD)/kl_trace_ic.so: tests/bench/load/kl_trace_ic.c plugin/numfmt.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ $< -lrdkafka
+	$(CC) $(CFLAGS) -Iplugin -fPIC -shared -o $@ $^ -lrdkafka -lm
 .PHONY: bench
 bench: all data $(BUILD)/klbench $(BUILD)/kl_trace_ic.so
 	PY=$$(bash tests/ref/venv.sh) && KL_BENCH_FROM_MAKE=1 $$PY tests/bench/stage_bench.py \

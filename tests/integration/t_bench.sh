@@ -15,7 +15,7 @@ bench_tools() { # builds klbench and kl_trace_ic.so into $WORK/bench once
     cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$d/klbench" \
         "$src/klbench.c" "$src/gen.c" "$src/collect.c" -lrdkafka || return 1
     cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -fPIC -shared -o "$d/kl_trace_ic.so" \
-        "$src/kl_trace_ic.c" -lrdkafka
+        -I"$REPO/plugin" "$src/kl_trace_ic.c" "$REPO/plugin/numfmt.c" -lrdkafka -lm
 }
 
 test_bench_trace() {

@@ -22,6 +22,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "numfmt.h"
+
 #define IC_NAME "kl_trace_ic"
 
 static long long realtime_us(void)
@@ -36,19 +38,11 @@ static long long realtime_us(void)
 static void stamp(rd_kafka_message_t *rkm, const char *name)
 {
     rd_kafka_headers_t *hdrs = NULL;
-    char v[32], tmp[32];
-    long long us = realtime_us();
-    int n = 0, k = 0;
-
-    /* Not snprintf: in a process that has libquadmath loaded (OpenBLAS's
-     * libgfortran) every printf call takes glibc's slow path, and this
-     * runs twice per record inside the stage being measured. */
-    do {
-        tmp[k++] = (char)('0' + us % 10);
-        us /= 10;
-    } while (us > 0 && k < (int)sizeof tmp);
-    while (k > 0)
-        v[n++] = tmp[--k];
+    char v[KL_NUMFMT_MAX];
+    /* Not snprintf (plugin/numfmt.h): in a process that has libquadmath
+     * loaded every printf call takes glibc's slow path, and this runs
+     * twice per record inside the stage being measured. */
+    size_t n = kl_fmt_i64(v, realtime_us());
 
     if (rd_kafka_message_headers(rkm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         !hdrs) {
@@ -57,7 +51,7 @@ static void stamp(rd_kafka_message_t *rkm, const char *name)
     }
     /* A record that is traced twice (stage chains) keeps the latest stamp. */
     rd_kafka_header_remove(hdrs, name);
-    rd_kafka_header_add(hdrs, name, -1, v, n);
+    rd_kafka_header_add(hdrs, name, -1, v, (ssize_t)n);
 }
 
 static rd_kafka_resp_err_t on_consume(rd_kafka_t *rk, rd_kafka_message_t *rkm,

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "fasttext_read.h"
 #include "model.h"
+#include "tokenize.h"
 
 #define FT_LABEL_PREFIX "__label__"
 #define FT_LABEL_PREFIX_LEN 9
@@ -302,6 +303,7 @@ int kl_model_open_fasttext(const char *path, struct kl_model **out,
         (rc = ft_adopt(m, &ft, path, err, errsz)) != KL_OK)
         goto out;
     kl_model_fill_info(m);
+    kl_tokenize_prepare(); /* not on the first text */
     m->info.file_format = ft.quant_input ? "fasttext-ftz" : "fasttext-bin";
     m->info.quant = m->quant.scheme;
     *out = m;

@@ -13,6 +13,7 @@
 #include "klabel/engine.h"
 #include "error.h"
 #include "model.h"
+#include "tokenize.h"
 #include "nn_model.h"
 #include "tokmodel.h"
 
@@ -146,6 +147,7 @@ int kl_model_open(const char *path, struct kl_model **out, char *err,
         if ((rc = kl_nn_model_load(m, path, err, errsz)) != KL_OK)
             goto out;
         kl_model_fill_info(m);
+        kl_tokenize_prepare(); /* not on the first text */
         *out = m;
         m = NULL;
         goto out;
@@ -170,6 +172,7 @@ int kl_model_open(const char *path, struct kl_model **out, char *err,
             goto out;
         }
     kl_model_fill_info(m);
+    kl_tokenize_prepare(); /* not on the first text */
     kl_model_advise_rows(m); /* input rows are read at random (tensors.c) */
     *out = m;
     m = NULL;

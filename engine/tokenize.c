@@ -250,6 +250,12 @@ static void fast_map_build(void)
 }
 
 /* Contract in tokenize.h. */
+void kl_tokenize_prepare(void)
+{
+    pthread_once(&fast_once, fast_map_build);
+}
+
+/* Contract in tokenize.h. */
 int32_t kl_tokenize_fast_image(int32_t c)
 {
     pthread_once(&fast_once, fast_map_build);

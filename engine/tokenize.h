@@ -39,6 +39,11 @@ int kl_tokenize_is_cjk(int32_t c);
  * unicode tokenizer's fast path maps it directly (tokenize.c), else 0. */
 int32_t kl_tokenize_fast_image(int32_t c);
 
+/* Builds the unicode tokenizer's shared tables now (once per process;
+ * otherwise the first text tokenized pays ~1.5 ms for them). Model open
+ * calls it. Thread-safe. */
+void kl_tokenize_prepare(void);
+
 /* Turns the unicode tokenizer's fast path off (0) or on (1, the default)
  * for the whole process; for tests that compare it with the utf8proc
  * path. Not thread-safe against running tokenizers. */

@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "codec.h"
 #include "config.h"
+#include "cpu_rt.h"
 #include "cpu_slice.h"
 #include "dlq.h"
 #include "log.h"
@@ -86,6 +87,8 @@ static int read_settings(struct kl_stage *s, const struct kl_config *cfg)
     s->nworkers = (int)kl_config_get_int(cfg, "workers");
     s->inference = kl_config_get_bool(cfg, "stage.inference");
     s->inline_max = (size_t)kl_config_get_int(cfg, "stage.inline.max.size");
+    s->rt_priority = (int)kl_config_get_int(cfg, "stage.source.rt.priority");
+    s->slice_us = kl_config_get_int(cfg, "stage.cpu.slice.us");
     s->same_partition = !strcmp(kl_config_get(cfg, "output.partition"),
                                 "same");
     s->q_max_events = (uint64_t)kl_config_get_int(cfg, "queue.max.events");
@@ -111,6 +114,27 @@ static void set_cpu_slice(int64_t us)
     else
         KL_LOG(KL_LOG_INFO, COMP, "stage.cpu.slice.us=%lld not applied: %s",
                (long long)us, why);
+}
+
+/* Checks at start that the source thread may run under SCHED_FIFO
+ * (cpu_rt.h): this thread enters it and leaves at once; the source loop
+ * enters it for good. */
+static int check_rt_priority(const struct kl_stage *s, char *err,
+                             size_t errsz)
+{
+    char why[256];
+    int rc;
+
+    if (s->rt_priority <= 0)
+        return KL_OK;
+    rc = kl_cpu_rt_enter(s->rt_priority, why, sizeof why);
+    if (rc == KL_OK)
+        rc = kl_cpu_rt_leave(s->slice_us, why, sizeof why);
+    if (rc == KL_OK)
+        return KL_OK;
+    snprintf(err, errsz, "stage.source.rt.priority=%d: %s", s->rt_priority,
+             why);
+    return KL_EINVAL;
 }
 
 /* Allocates the source thread's parts: poll buffer, batcher, flow. */
@@ -193,7 +217,10 @@ int kl_stage_create(const struct kl_config *cfg, const struct kl_stage_io *io,
     rc = read_settings(s, cfg);
     if (rc)
         goto out;
-    set_cpu_slice(kl_config_get_int(cfg, "stage.cpu.slice.us"));
+    set_cpu_slice(s->slice_us);
+    rc = check_rt_priority(s, err, errsz);
+    if (rc)
+        goto out;
     rc = kl_routes_parse(&s->routes, cfg, err, errsz);
     if (!rc)
         rc = kl_routes_open(&s->routes, io->model, err, errsz);

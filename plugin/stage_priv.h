@@ -86,6 +86,8 @@ struct kl_stage {
     int nworkers;
     int inference;               /* stage.inference */
     size_t inline_max;           /* stage.inline.max.size */
+    int rt_priority;             /* stage.source.rt.priority, 0 = off */
+    int64_t slice_us;            /* stage.cpu.slice.us */
     int same_partition;          /* output.partition=same */
     uint64_t q_max_events, q_max_bytes;
     double q_resume;

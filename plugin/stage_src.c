@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "cpu_rt.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
@@ -353,6 +354,15 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
 
     /* Sleep exactly as long as asked (default slack: 50 us). */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    /* Every thread of the stage exists by now (workers, librdkafka's):
+     * only this one is raised (stage.source.rt.priority). */
+    if (s->rt_priority > 0) {
+        rc = kl_cpu_rt_enter(s->rt_priority, err, errsz);
+        if (rc)
+            return rc;
+        KL_LOG(KL_LOG_INFO, COMP, "source thread runs under SCHED_FIFO "
+               "priority %d", s->rt_priority);
+    }
     tl_source = s;
     while (!atomic_load(&s->stop) && !atomic_load(&s->failed) && !s->eof) {
         now = kl_stage_now_us();
@@ -405,5 +415,13 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
         flow_step(s);
     }
     tl_source = NULL;
+    if (s->rt_priority > 0) {
+        char why[256];
+
+        /* Shutdown (and the threads it starts) runs under the normal
+         * policy again. */
+        if (kl_cpu_rt_leave(s->slice_us, why, sizeof why))
+            KL_LOG(KL_LOG_WARNING, COMP, "%s", why);
+    }
     return rc;
 }

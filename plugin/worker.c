@@ -247,6 +247,8 @@ int kl_workers_start(struct kl_stage *s, char *err, size_t errsz)
     int i, e;
 
     for (i = 0; i < s->nworkers; i++) {
+        char name[16];
+
         e = pthread_create(&s->w[i].th, NULL, worker_main, &s->w[i]);
         if (e) {
             snprintf(err, errsz, "stage: cannot start worker %d: %s", i,
@@ -254,6 +256,9 @@ int kl_workers_start(struct kl_stage *s, char *err, size_t errsz)
             return KL_EIO;
         }
         s->w[i].started = 1;
+        /* Shown by top -H and perf: "kl:worker0" (15 chars at most). */
+        snprintf(name, sizeof name, "kl:worker%d", i % 100000);
+        pthread_setname_np(s->w[i].th, name);
     }
     return KL_OK;
 }

@@ -3,6 +3,10 @@
 #   metrics_counts:   2,000 events + 7 bad ones; /metrics counters equal what
 #                     was produced, lag gauges reach 0, `promtool check
 #                     metrics` accepts the page, /readyz 200 after assignment.
+#                     With stage.source.rt.priority=7 where it is permitted
+#                     (root or ulimit -r >= 7): the source thread alone runs
+#                     under SCHED_FIFO 7; where not, that start fails at once
+#                     naming the key and `ulimit -r`.
 #   metrics_watchdog: a stalled worker (debug.worker.stall.ms) turns /healthz
 #                     503 within watchdog.ms + margin and 200 again after;
 #                     the stage logs each transition once.
@@ -39,8 +43,36 @@ metric() {
     awk -v k="$2" '$1 == k { v = $2 } END { print (v == "" ? "none" : v) }' "$1"
 }
 
+# rt_permitted PRIO: 0 when this shell's processes may use SCHED_FIFO PRIO
+rt_permitted() {
+    local r
+    [ "$(id -u)" = 0 ] && return 0
+    r=$(ulimit -r)
+    [ "$r" = unlimited ] || [ "$r" -ge "$1" ]
+}
+
+# check_rt_threads PID PRIO: the thread PID (the source loop runs on the
+# main thread) is under SCHED_FIFO PRIO, every other thread of PID is not.
+check_rt_threads() {
+    local pid=$1 prio=$2 t f raised=0 others=0 bad=""
+    for t in /proc/"$pid"/task/*; do
+        # after "(comm) ": field 3 is $1, so rt_priority (40) is $38 and
+        # policy (41) is $39
+        f=$(sed 's/.*) //' "$t/stat" | awk '{ print $38, $39 }')
+        if [ "${t##*/}" = "$pid" ]; then
+            [ "$f" = "$prio 1" ] && raised=1 || bad="$bad main:$f"
+        else
+            others=$((others + 1))
+            [ "$f" = "0 0" ] || bad="$bad $(cat "$t/comm"):$f"
+        fi
+    done
+    [ "$raised" = 1 ] && [ -z "$bad" ] && [ "$others" -gt 2 ] \
+        || { echo "it: thread policies (rt_priority policy):$bad; $others other threads"; return 1; }
+    log "source thread under SCHED_FIFO $prio, $others other threads under the normal policy"
+}
+
 test_metrics_counts() {
-    local in=it-met-in out=it-met-out grp=it-met-group port n=2000 bad=7 code i
+    local in=it-met-in out=it-met-out grp=it-met-group port n=2000 bad=7 code i rt=0
     port=$(free_port)
     kt_topics "$in" 3 "$out" 2 "$out-dlq" 1 || return 1
     write_conf metrics "$in" "$out" "$grp"
@@ -48,9 +80,21 @@ test_metrics_counts() {
 metrics.port=$port
 metrics.stats.interval.ms=500
 EOF
+    if rt_permitted 7; then
+        echo "stage.source.rt.priority=7" >> "$WORK/metrics.properties"
+        rt=1
+    else
+        # Not permitted here: asking for it must stop the start at once.
+        "$KL_BIN" run -c "$WORK/metrics.properties" -X stage.source.rt.priority=7 \
+            > "$WORK/rt.out" 2>&1 && { echo "it: stage started with a refused rt priority"; return 1; }
+        grep -q 'stage.source.rt.priority=7: .*ulimit -r' "$WORK/rt.out" \
+            || { echo "it: rt refusal: $(cat "$WORK/rt.out")"; return 1; }
+        log "stage.source.rt.priority=7 not permitted here: refused at start"
+    fi
     start_stage metrics
     wait_status "$port" /healthz 200 20 || { tail -20 "$WORK/metrics.log"; return 1; }
     wait_status "$port" /readyz 200 30 || { tail -20 "$WORK/metrics.log"; return 1; }
+    if [ "$rt" = 1 ]; then check_rt_threads "$STAGE_PID" 7 || return 1; fi
     code=$(http_get "$port" /nope "$WORK/m.404")
     [ "$code" = 404 ] || { echo "it: /nope answered $code"; return 1; }
     head -n "$n" "$WORK/events.txt" > "$WORK/metrics.in"

@@ -32,6 +32,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -64,9 +65,31 @@ class Bench:
         self.broker_sh = os.path.join(REPO, "tests", "kafka", "broker.sh")
         self.broker_dir = os.path.join(self.work, "broker")
         self.keys = self.klabel_keys()
+        self.rt = self.rt_priority()
 
     def log(self, msg):
         print(f"[bench {time.time() - self.t0:6.1f}s] {msg}", flush=True)
+
+    def rt_priority(self):
+        """The stage.source.rt.priority (a) and (b) run with: --rt-priority
+        where this klabel has the key and the process may use SCHED_FIFO at
+        that priority (root, or RLIMIT_RTPRIO), else 0."""
+        p = self.a.rt_priority
+        if p <= 0 or "stage.source.rt.priority" not in self.keys:
+            return 0
+        soft = resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
+        if os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft >= p:
+            return p
+        return 0
+
+    def jitter(self, secs=5):
+        """klbench jitter on the quiet machine (broker up, no stage): the
+        scheduling noise floor under every latency figure."""
+        r = subprocess.run([self.a.klbench, "jitter", "-s", str(secs)], capture_output=True, text=True)
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            return {"error": (r.stderr or r.stdout).strip()[:300]}
 
     def klabel_keys(self):
         out = subprocess.run([self.a.klabel, "config", "--markdown"], capture_output=True, text=True).stdout
@@ -92,6 +115,8 @@ class Bench:
             conf["workers"] = str(self.a.workers)
         if passthrough:
             conf["stage.inference"] = "false"
+        if self.rt:
+            conf["stage.source.rt.priority"] = str(self.rt)
         if metrics_port and "metrics.port" in self.keys:
             conf["metrics.port"] = str(metrics_port)
         path = os.path.join(self.work, name + ".properties")
@@ -263,6 +288,13 @@ class Bench:
         with open(os.path.join(self.broker_dir, "pid")) as f:
             self.broker_pid = int(f.read())
         self.labels, self.cdf = {}, {}
+        self.log("machine jitter: a spinning thread for 5 s, broker idle")
+        self.jitter_res = self.jitter()
+        self.log(f"jitter: {self.jitter_res}")
+        if self.rt:
+            self.log(f"(a), (b): stage.source.rt.priority={self.rt}")
+        else:
+            self.log("(a), (b): without stage.source.rt.priority (off, or SCHED_FIFO not permitted)")
         systems = {}
         try:
             for key, label, kind in SYSTEMS:
@@ -349,7 +381,8 @@ class Bench:
             "command": a.command,
             "git_head": git,
             "machine": {"nproc": os.cpu_count(), "cpu_model": cpu_model, "mem_gb": mem_gb,
-                        "kernel": platform.release(), "loadavg_start": la0, "loadavg_end": os.getloadavg()},
+                        "kernel": platform.release(), "loadavg_start": la0, "loadavg_end": os.getloadavg(),
+                        "jitter": getattr(self, "jitter_res", None)},
             "versions": versions,
             "model": {k: v for k, v in self.model.items() if k != "key"},
             "data": {"set": "THUCNews headlines", "replayed": "event i carries headline i mod "
@@ -415,6 +448,8 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--delay-us", type=int, default=200)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--rt-priority", type=int, default=10,
+                    help="stage.source.rt.priority of (a) and (b) where permitted (0 = off)")
     ap.add_argument("--bootstrap", default=None, help="use this broker (with --broker-dir)")
     ap.add_argument("--broker-dir", default=None)
     ap.add_argument("--quick", action="store_true", help="smoke run: small counts, 3 s per rate")

@@ -203,9 +203,13 @@ def targets(res, rates):
             lat.append((r, q["p99"] * 1e6, q.get("p99_above", False)))
     if lat:
         worst = max(v for _, v, _ in lat)
+        j = (res.get("machine") or {}).get("jitter") or {}
         add("(b) batch close lateness p99 < 50 µs (batch.max.delay.us=200)",
             ", ".join(f"{'> ' if above else ''}{v:.1f} µs at {r // 1000}k/s" for r, v, above in lat),
-            "< 50 µs", worst < 50 and not any(above for _, _, above in lat))
+            "< 50 µs", worst < 50 and not any(above for _, _, above in lat),
+            f"the machine alone took the CPU from a spinning thread {j['gaps_per_s_over_100us']:.1f} "
+            f"times a second for > 100 µs, longest {j['longest_gap_us']:,.0f} µs"
+            if "gaps_per_s_over_100us" in j else "")
     else:
         add("(b) batch close lateness p99 < 50 µs (batch.max.delay.us=200)", None, "< 50 µs", None,
             "no deadline closes in klabel_batch_close_lateness_seconds")
@@ -322,6 +326,31 @@ def fmt(v, nd=0):
     return f"{v:,.{nd}f}"
 
 
+def jitter_lines(j, kconf):
+    """The machine's scheduling noise (klbench jitter) and the stage's
+    real-time setting, as a paragraph of the report."""
+    out = []
+    if j and "gaps_per_s_over_50us" in j:
+        out.append(
+            f"Scheduling noise before the run (`klbench jitter`: one thread spinning for "
+            f"{j['seconds']:.0f} s, broker idle, nothing else of the benchmark running): it lost "
+            f"the CPU {j['gaps_per_s_over_50us']:.1f} times a second for more than 50 µs, "
+            f"{j['gaps_per_s_over_300us']:.1f} for more than 300 µs, {j['gaps_per_s_over_1ms']:.1f} "
+            f"for more than 1 ms (longest {j['longest_gap_us']:,.0f} µs; "
+            f"{j['involuntary_switches']} involuntary context switches in all, so most gaps are "
+            "interrupts or the hypervisor running other guests). A batch deadline or an event "
+            "that falls into such a gap is late by it whatever the stage does: it is the floor "
+            "under the latency tails and the close lateness below.")
+    rt = kconf.get("stage.source.rt.priority")
+    if rt:
+        out.append(
+            f"(a) and (b) run with `stage.source.rt.priority={rt}`: the stage's source thread "
+            "(poll, decode, featurize, batch deadlines) is under SCHED_FIFO, its workers and "
+            "librdkafka's threads are not (the benchmark runs with the privilege it needs; "
+            "without it the key stops the start).")
+    return [x for p in out for x in (p, "")]
+
+
 def markdown(res, rates, plot_rel):
     S = res["systems"]
     m = res["machine"]
@@ -357,8 +386,9 @@ def markdown(res, rates, plot_rel):
          "other work: load average "
          f"{m['loadavg_start'][0]:.2f} at the start, {m['loadavg_end'][0]:.2f} at the end; "
          "compare ratios within the run rather than absolute figures. Run "
-         f"{res['started']} ({res['duration_s'] / 60:.1f} min), `{res['command']}`.", "",
-         "### Saturation", "",
+         f"{res['started']} ({res['duration_s'] / 60:.1f} min), `{res['command']}`.", ""]
+    L += jitter_lines(m.get("jitter"), res["config"].get("klabel") or {})
+    L += ["### Saturation", "",
          "The input topic is pre-loaded, then the stage starts; throughput = results per "
          "second between the first and the last result read back; CPU = the stage process's "
          "user + sys seconds (/proc/PID/stat, all threads) over that window. Each system "

@@ -7,13 +7,16 @@
 #     carried over, interceptors fired) in causal order, and a label.
 #     This is what `make bench` measures latency with; if it breaks, the
 #     benchmark's latencies mean nothing.
+#   bench_jitter: `klbench jitter` prints its JSON line with every field,
+#     counts that nest (> 50 us >= > 100 us >= ... ) and a share of time
+#     lost within [0, 1); a bad -s exits 2.
 
 bench_tools() { # builds klbench and kl_trace_ic.so into $WORK/bench once
     local d="$WORK/bench" src="$REPO/tests/bench/load"
     [ -x "$d/klbench" ] && [ -f "$d/kl_trace_ic.so" ] && return 0
     mkdir -p "$d"
     cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$d/klbench" \
-        "$src/klbench.c" "$src/gen.c" "$src/collect.c" -lrdkafka || return 1
+        "$src/klbench.c" "$src/gen.c" "$src/collect.c" "$src/jitter.c" -lrdkafka || return 1
     cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -fPIC -shared -o "$d/kl_trace_ic.so" \
         -I"$REPO/plugin" "$src/kl_trace_ic.c" "$REPO/plugin/numfmt.c" -lrdkafka -lm
 }
@@ -63,4 +66,25 @@ print(f"bench tools: {len(recs)} results traced; consume-to-produce p50 {c2p[len
 EOF
 }
 
+test_bench_jitter() {
+    bench_tools || { echo "it: cannot build the benchmark tools"; return 1; }
+    "$WORK/bench/klbench" jitter -s 0.5 > "$WORK/jitter.json" || { echo "it: klbench jitter failed"; return 1; }
+    python3 - "$WORK/jitter.json" <<'EOF' || return 1
+import json, sys
+j = json.load(open(sys.argv[1]))
+keys = ["seconds", "gaps_per_s_over_50us", "gaps_per_s_over_100us", "gaps_per_s_over_300us",
+        "gaps_per_s_over_1ms", "longest_gap_us", "lost_share", "involuntary_switches"]
+missing = [k for k in keys if k not in j]
+assert not missing, f"missing {missing}: {j}"
+g = [j[k] for k in keys[1:5]]
+assert all(a >= b >= 0 for a, b in zip(g, g[1:])), f"counts do not nest: {j}"
+assert 0.45 < j["seconds"] < 2 and 0 <= j["lost_share"] < 1, j
+print(f"bench jitter: {j}")
+EOF
+    local rc=0
+    "$WORK/bench/klbench" jitter -s 0 > /dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 2 ] || { echo "it: jitter -s 0: exit code $rc (want 2)"; return 1; }
+}
+
 register bench_trace test_bench_trace
+register bench_jitter test_bench_jitter

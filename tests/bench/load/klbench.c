@@ -78,6 +78,7 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: klbench gen -b BOOTSTRAP -t TOPIC -i TEXTS [options]\n"
             "       klbench collect -b BOOTSTRAP -t TOPIC -o OUT [options]\n"
+            "       klbench jitter [-s SECONDS]\n"
             "       klbench SUBCOMMAND --help\n");
 }
 
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
         return kl_bench_gen_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "collect"))
         return kl_bench_collect_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "jitter"))
+        return kl_bench_jitter_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;

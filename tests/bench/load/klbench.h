@@ -55,4 +55,9 @@ void kl_bench_signals(void);
 int kl_bench_gen_main(int argc, char **argv);
 int kl_bench_collect_main(int argc, char **argv);
 
+/* klbench jitter (jitter.c): spins one thread and prints, as one JSON
+ * line, how often and how long the machine took the CPU away from it.
+ * Returns the exit code. */
+int kl_bench_jitter_main(int argc, char **argv);
+
 #endif

@@ -18,11 +18,19 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Iinclude -Iplugin -MMD -MP
 LDLIBS  := -lstemmer -pthread -lm  # libstemmer ships no .pc file
+# The klabel binary allocates through jemalloc: every event is allocated on
+# one thread and freed on another (librdkafka's messages, our events and
+# in-flight records), the pattern glibc's malloc handles worst (~15% of the
+# stage's CPU went to malloc/free; with jemalloc the stage with a model
+# needs ~25% less CPU per event). MALLOC_LIBS= links glibc's malloc instead;
+# sanitizer builds always do (ASan brings its own allocator).
+MALLOC_LIBS ?= -ljemalloc
 
 ifneq ($(SANITIZE),)
 BUILD   ?= build-san
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
+MALLOC_LIBS :=
 else
 BUILD   ?= build
 endif
@@ -63,7 +71,7 @@ $(BUILD)/libklabel-plugin.a: $(PLUGIN_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/klabel: $(BUILD)/plugin/main.o $(BUILD)/libklabel-plugin.a $(BUILD)/libklabel.a
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PKG_LIBS) $(LDLIBS) $(MALLOC_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libklabel-plugin.a $(BUILD)/libklabel.a
 	@mkdir -p $(dir $@)

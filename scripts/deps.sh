@@ -9,6 +9,7 @@ PKGS=(
   librdkafka-dev libavro-dev libopenblas-dev libcjson-dev libcriterion-dev
   libutf8proc-dev libsodium-dev libmicrohttpd-dev libstemmer-dev
   libcurl4-openssl-dev  # Schema Registry client (plugin/http_client.c)
+  libjemalloc-dev  # klabel's allocator (Makefile, MALLOC_LIBS)
   clang-14 libclang-rt-14-dev
   default-jdk-headless maven
   python3 python3-venv python3-pip

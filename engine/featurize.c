@@ -152,7 +152,10 @@ int kl_dict_tokenize(const struct kl_dict *d, const char *text, size_t len,
     f->nword_tok = 0;
     if (len > KL_TEXT_MAX)
         return KL_ERANGE;
-    if (kl_utf8_validate(text, len, NULL) != KL_OK)
+    /* The unicode tokenizer refuses invalid UTF-8 itself while it
+     * normalizes; the check here only makes the refusal early. */
+    if (!(f->text_is_utf8 && d->tok.mode == KL_TOK_UNICODE) &&
+        kl_utf8_validate(text, len, NULL) != KL_OK)
         return KL_EUTF8;
     rc = kl_tokenize_validated(&d->tok, text, len, &f->tok);
     if (rc != KL_OK)

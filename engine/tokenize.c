@@ -136,7 +136,7 @@ static int tokenize_fasttext(size_t max, const char *text, size_t len,
 
 /* Separators: white space, punctuation, symbols, controls, format,
  * surrogates, private use and unassigned code points (Z*, P*, S*, C*). */
-static int cp_is_separator(int32_t c)
+static int cp_is_separator_ref(int32_t c)
 {
     utf8proc_category_t cat = utf8proc_category(c);
 
@@ -146,7 +146,7 @@ static int cp_is_separator(int32_t c)
 /* Code points dropped without ending a token: variation selectors (emoji
  * presentation, CJK variants), and combining marks with no base character
  * in the token (after a separator they would form tokens of their own). */
-static int cp_is_ignored(int32_t c, int in_word)
+static int cp_is_ignored_ref(int32_t c, int in_word)
 {
     utf8proc_category_t cat;
 
@@ -199,6 +199,13 @@ int kl_tokenize_is_cjk(int32_t c)
  * (tests/unit/test_text.c). */
 
 static uint16_t fast_map[0x10000]; /* image of a BMP code point, 0 = none */
+/* What the unicode tokenizer does with a BMP code point (the *_ref
+ * predicates above, tabulated: they cost two utf8proc look-ups a
+ * character otherwise). */
+#define CLS_SEP 1u     /* cp_is_separator_ref */
+#define CLS_MARK 2u    /* cp_is_ignored_ref outside a word */
+#define CLS_CJK 4u     /* cp_is_cjk_char */
+static uint8_t cp_class[0x10000];
 static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
 static int fast_off;                /* kl_tokenize_set_fast(0) */
 
@@ -232,6 +239,11 @@ static int fast_ok_cp(int32_t c)
 static void fast_map_build(void)
 {
     utf8proc_int32_t out[8];
+
+    for (int32_t c = 0; c < 0x10000; c++)
+        cp_class[c] = (uint8_t)((cp_is_separator_ref(c) ? CLS_SEP : 0) |
+                                (cp_is_ignored_ref(c, 0) ? CLS_MARK : 0) |
+                                (cp_is_cjk_char(c) ? CLS_CJK : 0));
 
     for (int32_t c = 0x09; c < 0x10000; c++) {
         utf8proc_ssize_t n;
@@ -302,6 +314,41 @@ static utf8proc_ssize_t fast_normalize(const char *text, size_t len,
     return (utf8proc_ssize_t)n;
 }
 
+/* The *_ref predicates through cp_class for the BMP (built with the fast
+ * path's table, which tokenize_unicode() has asked for by then). */
+static int cp_is_separator(int32_t c)
+{
+    return c >= 0 && c < 0x10000 ? (cp_class[c] & CLS_SEP) != 0
+                                 : cp_is_separator_ref(c);
+}
+
+static int cp_is_ignored(int32_t c, int in_word)
+{
+    if (c >= 0 && c < 0x10000)
+        return (c >= 0xFE00 && c <= 0xFE0F) ||
+               (!in_word && (cp_class[c] & CLS_MARK) != 0);
+    return cp_is_ignored_ref(c, in_word);
+}
+
+static int cp_is_cjk(int32_t c)
+{
+    return c >= 0 && c < 0x10000 ? (cp_class[c] & CLS_CJK) != 0
+                                 : cp_is_cjk_char(c);
+}
+
+/* Contract in tokenize.h. */
+int kl_tokenize_cp_class_check(void)
+{
+    pthread_once(&fast_once, fast_map_build);
+    for (int32_t c = 0; c < 0x10000; c++)
+        if (cp_is_separator(c) != cp_is_separator_ref(c) ||
+            cp_is_ignored(c, 0) != cp_is_ignored_ref(c, 0) ||
+            cp_is_ignored(c, 1) != cp_is_ignored_ref(c, 1) ||
+            cp_is_cjk(c) != cp_is_cjk_char(c))
+            return c;
+    return -1;
+}
+
 /* With a segmenter (seg != NULL), a run of CJK characters is collected
  * in tok->buf from run_start on and split into words when it ends. */
 static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
@@ -314,6 +361,7 @@ static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
 
     if (len == 0)
         return KL_OK;
+    pthread_once(&fast_once, fast_map_build); /* cp_class */
     ncp = fast_normalize(text, len, tok);
     if (ncp < 0) {
         for (;;) {
@@ -346,7 +394,7 @@ static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
         if (cp_is_ignored(c, in_word))
             continue;
         sep = cp_is_separator(c);
-        cjk = !sep && cp_is_cjk_char(c);
+        cjk = !sep && cp_is_cjk(c);
 
         if (run_start != SIZE_MAX && !cjk) {
             if ((rc = kl_segmenter_split(seg, tok, run_start, max)) != KL_OK)

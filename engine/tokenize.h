@@ -39,6 +39,12 @@ int kl_tokenize_is_cjk(int32_t c);
  * unicode tokenizer's fast path maps it directly (tokenize.c), else 0. */
 int32_t kl_tokenize_fast_image(int32_t c);
 
+/* Checks the unicode tokenizer's table of character classes (separator,
+ * combining mark, CJK) against the utf8proc predicates it tabulates, for
+ * every BMP code point, in and out of a word. Returns -1 when all agree,
+ * else the first code point that differs. For tests. */
+int kl_tokenize_cp_class_check(void);
+
 /* Builds the unicode tokenizer's shared tables now (once per process;
  * otherwise the first text tokenized pays ~1.5 ms for them). Model open
  * calls it. Thread-safe. */

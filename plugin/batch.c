@@ -77,7 +77,10 @@ int kl_batch_decode(const struct kl_json_opts *jo, const struct kl_msg *msg,
 int kl_batch_featurize(const struct kl_model *m, const struct kl_event *ev,
                        struct kl_features *f, char *reason, size_t n)
 {
-    int rc = kl_model_featurize(m, ev->text, ev->text_len, f);
+    int rc;
+
+    f->text_is_utf8 = 1; /* every decoder checks it (event.h) */
+    rc = kl_model_featurize(m, ev->text, ev->text_len, f);
 
     switch (rc) {
     case KL_OK:

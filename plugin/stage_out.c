@@ -210,8 +210,9 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     om.headers_from = m; /* released after this, headers not read again */
     rc = produce_one(s, m, b->t_poll_us[i], ev->ts_ms >= 0 ? ev->ts_ms : m->ts_ms,
                      &om, NULL, err, errsz);
-    b->t_prod_us[i] = (int64_t)(kl_now_ns() / 1000);
-    w->acc_produce_ns += kl_now_ns() - t1;
+    t0 = kl_now_ns();
+    b->t_prod_us[i] = (int64_t)(t0 / 1000);
+    w->acc_produce_ns += t0 - t1;
     return rc;
 }
 

@@ -253,6 +253,10 @@ struct kl_features {
     /* Set want_origin to 1 before kl_model_featurize() to have it fill
      * origin: what produced each feature id (for kl_model_explain()). */
     int want_origin;
+    /* Set text_is_utf8 to 1 when the caller has already checked that the
+     * text is valid UTF-8: the unicode tokenizer then skips its own check
+     * (it still refuses invalid text, with KL_EUTF8, while normalizing). */
+    int text_is_utf8;
     uint32_t *origin; /* (n) when want_origin: see KL_ORIGIN_WORD/SPAN */
     size_t origin_cap;
     uint32_t *word_tok; /* (nword_tok) when want_origin: word w of the text

@@ -562,3 +562,50 @@ Test(predict, batch_equals_one_by_one, .init = setup, .fini = teardown)
     }
     kl_model_destroy(m);
 }
+
+/* text_is_utf8 skips only the early check: a unicode-mode model still
+ * refuses invalid UTF-8 (the tokenizer's normalization does), and valid
+ * text gets the same feature ids with the flag on or off. */
+Test(featurize, text_is_utf8_keeps_refusing_bad_text, .init = setup,
+     .fini = teardown)
+{
+    static const char *const bad[] = {"foo \xff bar", "\xc3", "a\xed\xa0\x80",
+                                      "\xe0\x80\x80z", "bar \xf4\x90\x80\x80"};
+    static const char *const good_texts[] = {"foo bar", "FOO  Bar foo",
+                                             "中文 foo", "bär"};
+    char meta_u[1024], err[256];
+    struct kl_model *m = NULL;
+    struct kl_features a, b;
+    size_t most = 0;
+    char *p;
+
+    fill_data();
+    snprintf(meta_u, sizeof meta_u, "%s", meta("softmax", 2, "[\"pos\",\"neg\"]"));
+    p = strstr(meta_u, "\"mode\":\"fasttext\"");
+    cr_assert(p != NULL);
+    memcpy(p, "\"mode\":\"unicode\" ", 17); /* same length: "fasttext"+1 */
+    write_raw(path, meta_u, good, 3, data_f, 120, 0);
+    cr_assert_eq(kl_model_open(path, &m, err, sizeof err), KL_OK, "%s", err);
+    cr_assert_eq(kl_model_info(m)->tok.mode, KL_TOK_UNICODE);
+    kl_features_init(&a);
+    kl_features_init(&b);
+    a.text_is_utf8 = 1;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(kl_model_featurize(m, bad[i], strlen(bad[i]), &a), KL_EUTF8,
+                     "bad text %zu accepted with text_is_utf8", i);
+    for (size_t i = 0; i < sizeof good_texts / sizeof good_texts[0]; i++) {
+        const char *t = good_texts[i];
+        int ra = kl_model_featurize(m, t, strlen(t), &a);
+        int rb = kl_model_featurize(m, t, strlen(t), &b);
+
+        cr_expect_eq(ra, rb, "%s", t);
+        cr_expect_eq(a.n, b.n, "%s", t);
+        cr_expect(a.n == b.n && memcmp(a.ids, b.ids, a.n * sizeof *a.ids) == 0,
+                  "%s: ids differ", t);
+        most = a.n > most ? a.n : most;
+    }
+    cr_expect_gt(most, 0, "the known words gave no features");
+    kl_features_fini(&a);
+    kl_features_fini(&b);
+    kl_model_destroy(m);
+}

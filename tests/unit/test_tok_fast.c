@@ -192,3 +192,12 @@ Test(tok_fast, same_tokens_as_utf8proc_path)
     if (dir)
         cr_expect_gt(fast * 2, lines, "most real lines take the fast path");
 }
+
+/* The tokenizer's table of character classes (separator, combining mark,
+ * CJK) agrees with the utf8proc predicates it replaces, for every BMP code
+ * point in and out of a word. */
+Test(tok_fast, class_table_matches_predicates)
+{
+    cr_expect_eq(kl_tokenize_cp_class_check(), -1,
+                 "first code point whose class differs");
+}

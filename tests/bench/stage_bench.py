@@ -66,6 +66,12 @@ class Bench:
         self.broker_dir = os.path.join(self.work, "broker")
         self.keys = self.klabel_keys()
         self.rt = self.rt_priority()
+        # The paced generator keeps its schedule better under SCHED_FIFO on
+        # the busy machine (it fell up to ~60 ms behind without): where
+        # permitted, for every system alike.
+        gp = self.a.gen_rt_priority
+        self.gen_prefix = (["chrt", "-f", str(gp)] if gp > 0 and shutil.which("chrt")
+                           and self.may_rt(gp) else [])
 
     def log(self, msg):
         print(f"[bench {time.time() - self.t0:6.1f}s] {msg}", flush=True)
@@ -77,10 +83,13 @@ class Bench:
         p = self.a.rt_priority
         if p <= 0 or "stage.source.rt.priority" not in self.keys:
             return 0
+        return p if self.may_rt(p) else 0
+
+    @staticmethod
+    def may_rt(prio):
+        """True when this process (and its children) may use SCHED_FIFO prio."""
         soft = resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
-        if os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft >= p:
-            return p
-        return 0
+        return os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft >= prio
 
     def jitter(self, secs=5):
         """klbench jitter on the quiet machine (broker up, no stage): the
@@ -225,7 +234,7 @@ class Bench:
             n = int(rate * self.a.rate_seconds)
             self.log(f"({key}) {rate:,}/s for {self.a.rate_seconds} s")
             g = sp.gen(self.a.klbench, self.bs, tin, self.model["texts"], rate, n, (i + 1) * 100_000_000,
-                       os.path.join(self.work, name + "-gen.log"), sampler)
+                       os.path.join(self.work, name + "-gen.log"), sampler, self.gen_prefix)
             gens[str(rate)] = g
             expected += g["sent"]
             col.wait_count(expected, 3 + self.a.rate_seconds * 0.2, idle=3)
@@ -291,6 +300,8 @@ class Bench:
         self.log("machine jitter: a spinning thread for 5 s, broker idle")
         self.jitter_res = self.jitter()
         self.log(f"jitter: {self.jitter_res}")
+        if self.gen_prefix:
+            self.log(f"paced generator under {' '.join(self.gen_prefix)}")
         if self.rt:
             self.log(f"(a), (b): stage.source.rt.priority={self.rt}")
         else:
@@ -393,6 +404,7 @@ class Bench:
                        "sat_rounds": a.sat_rounds,
                        "sat_cap_s": a.sat_cap, "warmup_events": a.warmup,
                        "klabel": getattr(self, "klabel_settings", {}),
+                       "generator_prefix": " ".join(self.gen_prefix),
                        "python_consume": {"num_messages": a.batch, "timeout_ms": 1},
                        "partitions": 4},
             "systems": systems,
@@ -448,6 +460,8 @@ def main():
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--delay-us", type=int, default=200)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--gen-rt-priority", type=int, default=5,
+                    help="run the paced generator under chrt -f this where permitted (0 = off)")
     ap.add_argument("--rt-priority", type=int, default=10,
                     help="stage.source.rt.priority of (a) and (b) where permitted (0 = off)")
     ap.add_argument("--bootstrap", default=None, help="use this broker (with --broker-dir)")

@@ -230,13 +230,14 @@ def make_topics(broker_sh, broker_dir, specs):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
 
-def gen(klbench, bootstrap, topic, texts, rate, count, id_base, log, sampler=None):
+def gen(klbench, bootstrap, topic, texts, rate, count, id_base, log, sampler=None, prefix=()):
     """Runs klbench gen to the end (its CPU sampled as "generator" when a
-    sampler is given); returns its figures (a dict) with t_start_us /
-    t_end_us (when it ran, CLOCK_REALTIME)."""
+    sampler is given), after the command words of prefix (e.g. chrt);
+    returns its figures (a dict) with t_start_us / t_end_us (when it ran,
+    CLOCK_REALTIME)."""
     t0 = now_us()
     with open(log, "ab") as lf:
-        p = subprocess.Popen([klbench, "gen", "-b", bootstrap, "-t", topic, "-i", texts,
+        p = subprocess.Popen([*prefix, klbench, "gen", "-b", bootstrap, "-t", topic, "-i", texts,
                               "-r", str(rate), "-n", str(count), "--id-base", str(id_base)],
                              stdout=subprocess.PIPE, stderr=lf)
         if sampler:

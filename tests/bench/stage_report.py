@@ -351,6 +351,13 @@ def jitter_lines(j, kconf):
     return [x for p in out for x in (p, "")]
 
 
+def generator_note(cfg):
+    """How the paced generator ran, for the latency section."""
+    pre = cfg.get("generator_prefix")
+    return (f" The generator runs under `{pre}` (SCHED_FIFO) for every system, so that it keeps "
+            "its schedule on the busy machine." if pre else "")
+
+
 def markdown(res, rates, plot_rel):
     S = res["systems"]
     m = res["machine"]
@@ -426,7 +433,8 @@ def markdown(res, rates, plot_rel):
                  f"{cores('others')} | {fmt(cw.get('machine_busy_cores'), 2)} |")
     L += ["", "### Latency at fixed offered rates", "",
           f"Each rate for {res['config']['rate_seconds']} s on fresh topics after a warm-up, offered "
-          "by a paced C producer (tests/bench/load/gen.c, librdkafka, linger.ms=1). "
+          "by a paced C producer (tests/bench/load/gen.c, librdkafka, linger.ms=1)."
+          + generator_note(res["config"]) + " "
           "**consume-to-produce** = the stage's produce() call minus the moment its consumer "
           "handed the input to the application (klabel: stamped by a librdkafka interceptor "
           "plugin, tests/bench/load/kl_trace_ic.c, in `rd_kafka_consumer_poll` and "

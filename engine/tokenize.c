@@ -275,7 +275,8 @@ int32_t kl_tokenize_fast_image(int32_t c)
 }
 
 /* Fills tok->cp with the images of valid UTF-8 text[0..len) when every
- * code point has one; returns their count, or -1 (use utf8proc). */
+ * code point has one; returns their count, or -1 (use utf8proc). The
+ * caller has built the tables (fast_once). */
 static utf8proc_ssize_t fast_normalize(const char *text, size_t len,
                                        struct kl_tokens *tok)
 {
@@ -284,7 +285,6 @@ static utf8proc_ssize_t fast_normalize(const char *text, size_t len,
 
     if (fast_off)
         return -1;
-    pthread_once(&fast_once, fast_map_build);
     if (len > tok->cp_cap &&
         kl_grow((void **)&tok->cp, &tok->cp_cap, len, sizeof *tok->cp, 64) !=
             KL_OK)
@@ -361,7 +361,7 @@ static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
 
     if (len == 0)
         return KL_OK;
-    pthread_once(&fast_once, fast_map_build); /* cp_class */
+    pthread_once(&fast_once, fast_map_build); /* fast_map, cp_class */
     ncp = fast_normalize(text, len, tok);
     if (ncp < 0) {
         for (;;) {

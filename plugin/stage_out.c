@@ -188,7 +188,7 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     const struct kl_event *ev = &b->ev[i];
     struct kl_source src = {m->topic, m->partition, m->offset};
     struct kl_out_msg om;
-    uint64_t t0 = kl_now_ns(), t1;
+    uint64_t t0 = kl_now_ns(), t1, t2;
     int rc;
 
     rc = kl_stage_encode_result(s, w, b, i, &src);
@@ -210,9 +210,9 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     om.headers_from = m; /* released after this, headers not read again */
     rc = produce_one(s, m, b->t_poll_us[i], ev->ts_ms >= 0 ? ev->ts_ms : m->ts_ms,
                      &om, NULL, err, errsz);
-    t0 = kl_now_ns();
-    b->t_prod_us[i] = (int64_t)(t0 / 1000);
-    w->acc_produce_ns += t0 - t1;
+    t2 = kl_now_ns();
+    b->t_prod_us[i] = (int64_t)(t2 / 1000);
+    w->acc_produce_ns += t2 - t1;
     return rc;
 }
 

@@ -12,6 +12,7 @@
 
 #include "klabel/engine.h"
 #include "model.h"
+#include "project.h"
 
 /* Contract in engine.h. x owns nothing yet. */
 void kl_explanation_init(struct kl_explanation *x)
@@ -339,7 +340,8 @@ int kl_model_explain(const struct kl_model *m, const struct kl_features *f,
 }
 
 /* Contract in engine.h. s holds the hidden vectors of the batch that
- * kl_model_predict_batch() just computed; it is only read. */
+ * kl_model_predict_batch() just computed (unless the model has label
+ * projections, project.c); it is only read. */
 int kl_model_explain_batch(const struct kl_model *m,
                            const struct kl_features *const *feats, size_t n,
                            const struct kl_prediction *pred,
@@ -354,7 +356,7 @@ int kl_model_explain_batch(const struct kl_model *m,
     if (n == 0)
         return KL_OK;
     if (feats == NULL || pred == NULL || s == NULL || x == NULL ||
-        s->hidden == NULL || s->rows_cap < n)
+        (m->proj == NULL && s->hidden == NULL) || s->rows_cap < n)
         return KL_EINVAL;
     dim = (size_t)m->info.dim;
     for (size_t i = 0; i < n; i++) {
@@ -371,9 +373,12 @@ int kl_model_explain_batch(const struct kl_model *m,
             return KL_EINVAL;
         if ((rc = explain_one(m, f, label, top, &x[i])) != KL_OK)
             return rc;
-        /* the logit the prediction used: from the batch's hidden row */
-        x[i].logit = dot(m->output + (size_t)label * dim,
-                         s->hidden + i * dim, dim);
+        /* the logit the prediction used: from the projected rows, or
+         * from the batch's hidden row */
+        x[i].logit = m->proj != NULL
+                         ? kl_proj_logit(m, f, label)
+                         : dot(m->output + (size_t)label * dim,
+                               s->hidden + i * dim, dim);
     }
     return KL_OK;
 }

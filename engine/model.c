@@ -13,6 +13,7 @@
 #include "klabel/engine.h"
 #include "error.h"
 #include "model.h"
+#include "project.h"
 #include "tokenize.h"
 #include "nn_model.h"
 #include "tokmodel.h"
@@ -173,6 +174,7 @@ int kl_model_open(const char *path, struct kl_model **out, char *err,
         }
     kl_model_fill_info(m);
     kl_tokenize_prepare(); /* not on the first text */
+    kl_model_project(m); /* reads every input row once, so before: */
     kl_model_advise_rows(m); /* input rows are read at random (tensors.c) */
     *out = m;
     m = NULL;
@@ -189,6 +191,7 @@ void kl_model_destroy(struct kl_model *m)
     if (m == NULL)
         return;
     kl_dict_fini(&m->dict);
+    kl_model_unproject(m);
     kl_nn_model_free(m);
     kl_tok_model_free(m);
     kl_hs_fini(&m->hs);

@@ -37,6 +37,9 @@ struct kl_model {
                                   neural one (nn_model.c) */
     struct kl_nn *nn;          /* arch bilstm / textcnn: the network, owned;
                                   input / output stay NULL */
+    float *proj;               /* (input_rows, proj_stride): input rows times
+                                  the output rows, owned, or NULL (project.c) */
+    size_t proj_stride;
 };
 
 /* Fills m->info and the dict's settings from m->meta (model.c). */

@@ -1,7 +1,9 @@
 /*
  * engine/predict.c: batched prediction. Per row, the mean of the input rows
  * of its features (the fastText hidden layer); then ONE cblas_sgemm for the
- * whole batch against the output matrix; then softmax (in float, max
+ * whole batch against the output matrix (or, for a model with label
+ * projections, project.c, the mean of the projected rows: the same logits
+ * without the hidden layer); then softmax (in float, max
  * subtracted, as fastText) or fastText's tabulated sigmoid per label
  * (one-vs-all) and top-k over fastText's log scores in fastText's heap
  * order (topk.h: tied labels come out as fastText orders them), or, for
@@ -18,6 +20,7 @@
 #include "klabel/engine.h"
 #include "model.h"
 #include "nn_model.h"
+#include "project.h"
 #include "sigmoid.h"
 #include "topk.h"
 
@@ -175,6 +178,57 @@ static void top_k(const float *p, int32_t nl, int k, float threshold,
     }
 }
 
+/* s->logits rows 0..n) through the hidden layer: s->hidden row i is the
+ * mean of feats[i]'s input rows (zeros for an empty set), then one sgemm
+ * against the output matrix. Returns KL_OK or KL_EINVAL (a bad feature id). */
+static int plain_logits(const struct kl_model *m,
+                        const struct kl_features *const *feats, size_t n,
+                        struct kl_scratch *s)
+{
+    size_t dim = (size_t)m->info.dim, nl = (size_t)m->info.nlabels;
+    int rc;
+
+    for (size_t i = 0; i < PREFETCH_AHEAD && i < n; i++)
+        prefetch_rows(m, feats[i]);
+    for (size_t i = 0; i < n; i++) {
+        const struct kl_features *f = feats[i];
+        float *h = s->hidden + i * dim;
+        if (i + PREFETCH_AHEAD < n)
+            prefetch_rows(m, feats[i + PREFETCH_AHEAD]);
+        if (f == NULL || f->n == 0)
+            memset(h, 0, dim * sizeof *h);
+        else if ((rc = hidden_row(m, f, h)) != KL_OK)
+            return rc;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n,
+                (blasint)nl, (blasint)dim, 1.0f, s->hidden, (blasint)dim,
+                m->output, (blasint)dim, 0.0f, s->logits, (blasint)nl);
+    return KL_OK;
+}
+
+/* s->logits rows 0..n) from m->proj (project.c); rows of empty sets are
+ * left as they are (not read). s->hidden holds m->proj_stride floats. */
+static int projected_logits(const struct kl_model *m,
+                            const struct kl_features *const *feats, size_t n,
+                            struct kl_scratch *s)
+{
+    size_t nl = (size_t)m->info.nlabels;
+    int rc;
+
+    for (size_t i = 0; i < PREFETCH_AHEAD && i < n; i++)
+        if (feats[i] != NULL)
+            kl_proj_prefetch(m, feats[i]);
+    for (size_t i = 0; i < n; i++) {
+        const struct kl_features *f = feats[i];
+        if (i + PREFETCH_AHEAD < n && feats[i + PREFETCH_AHEAD] != NULL)
+            kl_proj_prefetch(m, feats[i + PREFETCH_AHEAD]);
+        if (f != NULL && f->n > 0 &&
+            (rc = kl_proj_logits(m, f, s->hidden, s->logits + i * nl)) != KL_OK)
+            return rc;
+    }
+    return KL_OK;
+}
+
 /* Contract in engine.h. s is caller-owned scratch (one per thread); the
  * model is only read. */
 int kl_model_predict_batch(const struct kl_model *m,
@@ -206,26 +260,19 @@ int kl_model_predict_batch(const struct kl_model *m,
         k = (int)nl;
     if (k < 1)
         k = 1;
+    if (m->proj != NULL) /* the hidden buffer holds the accumulator */
+        need_h = m->proj_stride;
     if ((rc = reserve_f32(&s->hidden, &s->hidden_cap, need_h)) != KL_OK ||
         (rc = reserve_f32(&s->logits, &s->logits_cap, need_l)) != KL_OK)
         return rc;
     if (n > s->rows_cap)
         s->rows_cap = n;
-    for (size_t i = 0; i < PREFETCH_AHEAD && i < n; i++)
-        prefetch_rows(m, feats[i]);
-    for (size_t i = 0; i < n; i++) {
-        const struct kl_features *f = feats[i];
-        float *h = s->hidden + i * dim;
-        if (i + PREFETCH_AHEAD < n)
-            prefetch_rows(m, feats[i + PREFETCH_AHEAD]);
-        if (f == NULL || f->n == 0)
-            memset(h, 0, dim * sizeof *h);
-        else if ((rc = hidden_row(m, f, h)) != KL_OK)
-            return rc;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n,
-                (blasint)nl, (blasint)dim, 1.0f, s->hidden, (blasint)dim,
-                m->output, (blasint)dim, 0.0f, s->logits, (blasint)nl);
+    if (m->proj != NULL)
+        rc = projected_logits(m, feats, n, s);
+    else
+        rc = plain_logits(m, feats, n, s);
+    if (rc != KL_OK)
+        return rc;
     if (hs && kl_hs_stack_size(&m->hs) > sizeof frames / sizeof frames[0] &&
         (stack = malloc(kl_hs_stack_size(&m->hs) * sizeof *stack)) == NULL)
         return KL_ENOMEM;

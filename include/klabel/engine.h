@@ -304,7 +304,10 @@ void kl_scratch_init(struct kl_scratch *s);
 void kl_scratch_fini(struct kl_scratch *s);
 
 /* Predicts n texts in one pass: averaged embeddings, then one cblas_sgemm
- * for the output layer, then softmax (or sigmoid for one-vs-all) and top-k,
+ * for the output layer (or, when kl_model_open() built label projections
+ * because a dense model's rows are at least twice as wide as its labels,
+ * the average of the features' projected rows: the same logits to float
+ * rounding, a quarter or less of the memory traffic), then softmax (or sigmoid for one-vs-all) and top-k,
  * or fastText's tree search for hierarchical softmax. Labels are ranked and
  * tie-broken exactly as fastText's predict ranks them (by log(p + 1e-5) in
  * float, through its heap), so a tie is not necessarily broken by label

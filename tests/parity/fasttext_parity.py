@@ -92,7 +92,8 @@ def prepare(data, work, quick):
     return out
 
 
-# (name, train args). All: dim 16, 1 thread, fixed seed, verbose 0.
+# (name, train args). All: dim 16 unless given, 1 thread, fixed seed,
+# verbose 0.
 BASE = dict(dim=16, epoch=5, lr=0.5, minCount=1, bucket=200000, thread=1,
             seed=7, verbose=0)
 MODELS = [
@@ -101,6 +102,11 @@ MODELS = [
     ("hs-bigram", dict(loss="hs", wordNgrams=2)),
     ("softmax-char2-4", dict(loss="softmax", wordNgrams=1, minn=2, maxn=4)),
     ("hs-char1-3", dict(loss="hs", wordNgrams=2, minn=1, maxn=3)),
+    # dim 64: rows at least twice as wide as the labels' projected rows,
+    # so klabel predicts through its label projections (engine/project.c)
+    ("softmax-bigram-d64", dict(loss="softmax", wordNgrams=2, dim=64)),
+    ("ova-bigram-d64", dict(loss="ova", wordNgrams=2, dim=64)),
+    ("hs-char1-3-d64", dict(loss="hs", wordNgrams=2, minn=1, maxn=3, dim=64)),
 ]
 # (name, base model, quantize args). cutoff prunes the dictionary.
 QUANT = [
@@ -112,7 +118,8 @@ QUANT = [
     ("softmax-char2-4.q-cut-qnorm", "softmax-char2-4",
      dict(cutoff=5000, qnorm=True, retrain=True)),
 ]
-QUICK_MODELS = {"softmax-bigram", "hs-bigram", "ova-bigram"}
+QUICK_MODELS = {"softmax-bigram", "hs-bigram", "ova-bigram",
+                "softmax-bigram-d64", "hs-char1-3-d64"}
 QUICK_QUANT = {"softmax-bigram.q-cut-retrain-qnorm", "hs-bigram.q-cut"}
 # The 932-label set: qout needs an output matrix of at least 256 rows.
 MCC_MODELS = [("softmax-bigram", dict(loss="softmax", wordNgrams=2)),

@@ -1,0 +1,135 @@
+/*
+ * engine/project.c: label projections of a linear model's input matrix.
+ *
+ * A fastText-style model's logits are W_out . mean(rows of the text's
+ * features) = mean(W_out . row). Projecting every input row onto the output
+ * rows once, when the model is opened, turns prediction's gather of n rows
+ * of dim floats (at dim 64: four cache lines each, scattered over tens of
+ * MB, which is what bounds prediction speed) into a gather of n rows of
+ * nlabels floats: one cache line each, in a table dim / nlabels times
+ * smaller that mostly stays in the CPU's last-level cache.
+ *
+ * The projection is kept only where it pays: dense (not quantized) input,
+ * and a projected row (nlabels rounded up to 16 floats, one 64-byte line
+ * per 16 labels) at most half as wide as an input row. Its logits equal
+ * the plain path's up to float rounding (the sum is taken after the dot
+ * products instead of before; tests/unit/test_project.c bounds the
+ * difference). Without it, or when its memory cannot be had, prediction
+ * falls back to the plain path: it is an optimization, never a requirement.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "model.h"
+#include "project.h"
+
+#define PROJ_LINE 16 /* floats in a 64-byte cache line */
+
+/* Width of a projected row for nl labels: a whole number of cache lines. */
+static size_t proj_stride(size_t nl)
+{
+    return (nl + PROJ_LINE - 1) / PROJ_LINE * PROJ_LINE;
+}
+
+/* Contract in project.h. */
+int kl_model_project(struct kl_model *m)
+{
+    size_t dim, nl, stride, rows, bytes;
+    float *p;
+
+    if (m == NULL)
+        return KL_EINVAL;
+    kl_model_unproject(m);
+    if (m->nn != NULL || m->input == NULL || m->output == NULL ||
+        m->quant.scheme != KL_QUANT_NONE || m->input_rows <= 0 ||
+        m->info.dim <= 0 || m->info.nlabels <= 0)
+        return KL_OK;
+    dim = (size_t)m->info.dim;
+    nl = (size_t)m->info.nlabels;
+    stride = proj_stride(nl);
+    rows = (size_t)m->input_rows;
+    if (2 * stride > dim || rows > INT32_MAX ||
+        __builtin_mul_overflow(rows, stride * sizeof(float), &bytes))
+        return KL_OK; /* not worth it, or too large: the plain path */
+    if ((p = aligned_alloc(64, bytes)) == NULL)
+        return KL_OK;
+    memset(p, 0, bytes); /* the padding columns stay 0 */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows,
+                (blasint)nl, (blasint)dim, 1.0f, m->input, (blasint)dim,
+                m->output, (blasint)dim, 0.0f, p, (blasint)stride);
+    m->proj = p;
+    m->proj_stride = stride;
+    return KL_OK;
+}
+
+/* Contract in project.h. */
+void kl_model_unproject(struct kl_model *m)
+{
+    if (m == NULL)
+        return;
+    free(m->proj);
+    m->proj = NULL;
+    m->proj_stride = 0;
+}
+
+/* Contract in project.h. */
+void kl_proj_prefetch(const struct kl_model *m, const struct kl_features *f)
+{
+    size_t stride = m->proj_stride;
+
+    for (size_t j = 0; j < f->n; j++) {
+        int32_t id = f->ids[j];
+
+        if (id < 0 || id >= m->input_rows)
+            continue;
+        for (size_t o = 0; o < stride; o += PROJ_LINE)
+            __builtin_prefetch(m->proj + (size_t)id * stride + o, 0, 1);
+    }
+}
+
+/* acc[0..stride) += r[0..stride); stride is a multiple of 16, so gcc's
+ * vectorizer turns the body into whole-line SIMD adds. */
+static void add_line(float *restrict acc, const float *restrict r,
+                     size_t stride)
+{
+    for (size_t d = 0; d < stride; d += PROJ_LINE)
+        for (size_t k = 0; k < PROJ_LINE; k++)
+            acc[d + k] += r[d + k];
+}
+
+/* Contract in project.h. */
+int kl_proj_logits(const struct kl_model *m, const struct kl_features *f,
+                   float *acc, float *z)
+{
+    size_t stride = m->proj_stride, nl = (size_t)m->info.nlabels;
+    float inv;
+
+    memset(acc, 0, stride * sizeof *acc);
+    for (size_t j = 0; j < f->n; j++) {
+        int32_t id = f->ids[j];
+
+        if (id < 0 || id >= m->input_rows)
+            return KL_EINVAL;
+        add_line(acc, m->proj + (size_t)id * stride, stride);
+    }
+    inv = (float)(1.0 / (double)f->n);
+    for (size_t l = 0; l < nl; l++)
+        z[l] = acc[l] * inv;
+    return KL_OK;
+}
+
+/* Contract in project.h: the same additions in the same order as
+ * add_line() makes in the label's lane, then the same product. */
+float kl_proj_logit(const struct kl_model *m, const struct kl_features *f,
+                    int32_t label)
+{
+    size_t stride = m->proj_stride;
+    float acc = 0.0f;
+
+    for (size_t j = 0; j < f->n; j++)
+        acc += m->proj[(size_t)f->ids[j] * stride + (size_t)label];
+    return acc * (float)(1.0 / (double)f->n);
+}

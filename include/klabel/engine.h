@@ -292,7 +292,9 @@ struct kl_prediction {
 
 /* Per-thread buffers for kl_model_predict_batch(). Caller-owned. */
 struct kl_scratch {
-    float *hidden;  /* (rows, dim) */
+    float *hidden;  /* (rows, dim): the hidden vectors of the last batch,
+                       except for a model with label projections (see
+                       kl_model_predict_batch()) */
     float *logits;  /* (rows, nlabels) */
     size_t rows_cap, hidden_cap, logits_cap;
     void *nn;       /* private: the neural architectures' buffers

@@ -5,6 +5,9 @@
  * the head of the ring advances while it is done, and the offset after the
  * last one popped is what may be stored. track and an in-order done are
  * O(1) amortized; an out-of-order done finds its slot by binary search.
+ * A partition's advanced watermark also waits in the part until the caller
+ * takes it (kl_offsets_take_unstored), so that a burst of delivery reports
+ * is stored with one call per partition instead of one per report.
  */
 #include "offsets.h"
 
@@ -30,12 +33,15 @@ struct kl_offsets_part {
     size_t head, n, cap;          /* n slots from head, increasing offsets */
     size_t pending;               /* slots not yet done */
     int64_t last;                 /* highest offset ever tracked, -1 none */
+    int64_t unstored;             /* watermark not yet taken by
+                                     kl_offsets_take_unstored(), -1 none */
 };
 
 struct kl_offsets {
     struct kl_offsets_part **buckets; /* (nbuckets) chains, a power of two */
     size_t nbuckets, nparts;
     uint64_t inflight;                /* sum of pending */
+    size_t nunstored;                 /* parts with unstored >= 0 */
 };
 
 static uint32_t part_hash(const char *topic, int32_t partition)
@@ -177,6 +183,7 @@ int kl_offsets_track(struct kl_offsets *t, const char *topic, int32_t partition,
         p->hash = h;
         p->partition = partition;
         p->last = -1;
+        p->unstored = -1;
         *pp = p;
         t->nparts++;
         if (t->nparts > t->nbuckets / 4 * 3)
@@ -253,6 +260,9 @@ int kl_offsets_done(struct kl_offsets *t, const char *topic, int32_t partition,
      * amortized (failure to shrink is harmless) */
     if (p->cap > KL_OFFSETS_RING_MIN * 4 && p->n < p->cap / 8)
         (void)ring_resize(p, p->cap / 2);
+    if (p->unstored < 0)
+        t->nunstored++;
+    p->unstored = popped + 1;
     if (store_next)
         *store_next = popped + 1;
     return 1;
@@ -279,6 +289,42 @@ void kl_offsets_forget(struct kl_offsets *t, const char *topic,
         return;
     *pp = p->next;
     t->inflight -= p->pending;
+    if (p->unstored >= 0)
+        t->nunstored--;
     t->nparts--;
     part_free(p);
+}
+
+/* Partitions whose watermark advanced since it was last taken. */
+size_t kl_offsets_unstored(const struct kl_offsets *t)
+{
+    return t ? t->nunstored : 0;
+}
+
+/* Hands each advanced watermark to fn once, then forgets it (see
+ * offsets.h). Stops at fn's first non-zero return, which it returns; the
+ * watermarks not handed yet stay. */
+int kl_offsets_take_unstored(struct kl_offsets *t, kl_offsets_store_fn fn,
+                             void *ud)
+{
+    size_t i;
+    int rc;
+
+    if (!t || !fn)
+        return KL_EINVAL;
+    for (i = 0; i < t->nbuckets && t->nunstored > 0; i++) {
+        struct kl_offsets_part *p;
+
+        for (p = t->buckets[i]; p; p = p->next) {
+            int64_t next = p->unstored;
+
+            if (next < 0)
+                continue;
+            p->unstored = -1;
+            t->nunstored--;
+            if ((rc = fn(ud, p->topic, p->partition, next)) != 0)
+                return rc;
+        }
+    }
+    return 0;
 }

@@ -8,6 +8,7 @@
 #ifndef KL_PLUGIN_OFFSETS_H
 #define KL_PLUGIN_OFFSETS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct kl_offsets; /* opaque */
@@ -31,8 +32,25 @@ int kl_offsets_done(struct kl_offsets *t, const char *topic, int32_t partition,
 /* Offsets still in flight, over all partitions. */
 uint64_t kl_offsets_inflight(const struct kl_offsets *t);
 
-/* Drops a partition's state (on revoke or lost). */
+/* Drops a partition's state (on revoke or lost), its untaken watermark
+ * included: take it first (kl_offsets_take_unstored) to store it. */
 void kl_offsets_forget(struct kl_offsets *t, const char *topic,
                        int32_t partition);
+
+/* How many partitions have a watermark that advanced (kl_offsets_done()
+ * returned 1) since it was last taken. */
+size_t kl_offsets_unstored(const struct kl_offsets *t);
+
+/* Receives one partition's watermark to store: the latest next offset of
+ * its kl_offsets_done() calls. topic is the tracker's, valid for the call.
+ * Returns 0, or non-zero to stop the walk. */
+typedef int (*kl_offsets_store_fn)(void *ud, const char *topic,
+                                   int32_t partition, int64_t next);
+
+/* Calls fn once for each partition whose watermark advanced since it was
+ * last taken, and marks it taken. Returns 0, fn's first non-zero return
+ * (the partitions not reached keep theirs), or KL_EINVAL (t or fn NULL). */
+int kl_offsets_take_unstored(struct kl_offsets *t, kl_offsets_store_fn fn,
+                             void *ud);
 
 #endif

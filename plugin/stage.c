@@ -454,9 +454,11 @@ static int shutdown_transport(struct kl_stage *s, int64_t work_deadline,
     while (atomic_load(&s->inflight) > 0 &&
            kl_stage_now_us() < work_deadline) {
         rc = s->ops->service(s->t, 10, err, errsz);
+        kl_stage_store_offsets(s);
         if (rc)
             break;
     }
+    kl_stage_store_offsets(s); /* reports served by the workers' produce */
     if (!rc && atomic_load(&s->inflight) > 0) {
         snprintf(err, errsz,
                  "%lld record(s) not delivered within "

@@ -2,8 +2,9 @@
  * The stage's output side: results (from the workers) and dead letters
  * (from the source thread) go to the transport, each with an in-flight
  * token; delivery reports come back here, on whichever thread served them,
- * mark the input offset done and store the partition's new low watermark
- * (under s->mu). A failed delivery marks the stage failed (its offset is
+ * and mark the input offset done (under s->mu); the partitions' new low
+ * watermarks are stored after each call that served reports
+ * (kl_stage_store_offsets), one store per partition for a burst. A failed delivery marks the stage failed (its offset is
  * never stored). Also the rebalance hooks that keep the offset tracker in
  * step with the assignment.
  */
@@ -54,7 +55,6 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
 {
     struct kl_stage *s = ud;
     struct kl_inflight *inf = d->token;
-    char err[256];
     int64_t next, t = kl_stage_now_us();
     int rc;
 
@@ -85,17 +85,11 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
     }
     kl_hist_add(&s->dlv_st.latency_us, (uint64_t)(t - inf->t_poll_us));
     kl_metrics_note_delivery(inf->t_poll_us, t, inf->ts_ms);
+    /* An advanced watermark is stored by kl_stage_store_offsets(), once
+     * per partition for the whole burst of reports. */
     rc = kl_offsets_done(s->offsets, inf->topic, inf->partition, inf->offset,
                          &next);
-    if (rc == 1) {
-        rc = s->ops->mark_done(s->t, inf->topic, inf->partition, next, err,
-                               sizeof err);
-        if (rc) {
-            KL_LOG(KL_LOG_ERR, COMP, "%s", err);
-            fail_in(s, "storing offset %s[%d]@%lld failed: %s", inf->topic,
-                    (int)inf->partition, (long long)next, err);
-        }
-    } else if (rc < 0) {
+    if (rc < 0) {
         /* The partition was revoked since: its next owner re-reads it. */
         KL_LOG(KL_LOG_DEBUG, COMP, "delivered %s[%d]@%lld: not tracked",
                inf->topic, (int)inf->partition, (long long)inf->offset);
@@ -106,6 +100,37 @@ out:
     /* Hundreds of reports can come in one burst: a batch deadline that
      * passes meanwhile is kept here, not after the burst. */
     kl_stage_src_tick(s, t);
+}
+
+/* kl_offsets_store_fn: stores one partition's watermark; s->mu held. */
+static int store_one(void *ud, const char *topic, int32_t partition,
+                     int64_t next)
+{
+    struct kl_stage *s = ud;
+    char err[256];
+
+    if (s->t == NULL) /* closed: the next owner re-reads (at-least-once) */
+        return 0;
+    if (s->ops->mark_done(s->t, topic, partition, next, err, sizeof err)) {
+        KL_LOG(KL_LOG_ERR, COMP, "%s", err);
+        fail_in(s, "storing offset %s[%d]@%lld failed: %s", topic,
+                (int)partition, (long long)next, err);
+    }
+    return 0;
+}
+
+/* Stores the watermarks that advanced since the last call; s->mu held. */
+static void store_offsets_locked(struct kl_stage *s)
+{
+    if (kl_offsets_unstored(s->offsets) > 0)
+        (void)kl_offsets_take_unstored(s->offsets, store_one, s);
+}
+
+void kl_stage_store_offsets(struct kl_stage *s)
+{
+    pthread_mutex_lock(&s->mu);
+    store_offsets_locked(s);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void kl_stage_on_assign(void *ud, const char *topic, int32_t partition)
@@ -122,6 +147,7 @@ void kl_stage_on_revoke(void *ud, const char *topic, int32_t partition)
     struct kl_stage *s = ud;
 
     pthread_mutex_lock(&s->mu);
+    store_offsets_locked(s); /* the revoked partition's last watermark */
     kl_offsets_forget(s->offsets, topic, partition);
     pthread_mutex_unlock(&s->mu);
     atomic_fetch_sub(&s->assigned, 1);

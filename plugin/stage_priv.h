@@ -143,6 +143,12 @@ void kl_stage_fail(struct kl_stage *s, const char *fmt, ...)
 
 /* Transport callbacks (ud is the stage). */
 void kl_stage_on_delivery(void *ud, const struct kl_delivery *d);
+
+/* Stores (transport mark_done) each partition watermark that delivery
+ * reports advanced since the last call. Call after every transport call
+ * that may serve delivery reports (poll, service) and before close; takes
+ * s->mu. */
+void kl_stage_store_offsets(struct kl_stage *s);
 void kl_stage_on_assign(void *ud, const char *topic, int32_t partition);
 void kl_stage_on_revoke(void *ud, const char *topic, int32_t partition);
 

@@ -141,6 +141,7 @@ static struct kl_batch *take_batch(struct kl_stage *s, int wi)
             return p;
         if (s->ops->service(s->t, 0, err, sizeof err))
             break;
+        kl_stage_store_offsets(s);
     }
     return NULL;
 }
@@ -394,6 +395,7 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
             rc = s->ops->poll(s->t, s->pollbuf, s->pollcap, wait, &k, err,
                               errsz);
         }
+        kl_stage_store_offsets(s); /* what the call's reports advanced */
         waited = kl_stage_now_us() - now;
         if (k > 0) {
             int rc2 = handle(s, s->pollbuf, k, kl_stage_now_us(), err, errsz);

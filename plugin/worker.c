@@ -300,6 +300,7 @@ void kl_workers_finish(struct kl_stage *s, int64_t deadline_us)
         /* Deliveries may be what the workers wait for. */
         if (s->ops->service(s->t, 5, err, sizeof err))
             break;
+        kl_stage_store_offsets(s);
     }
     if (running) {
         KL_LOG(KL_LOG_WARNING, COMP,

@@ -1,8 +1,9 @@
 /*
  * Unit tests of plugin/offsets.c: the contiguous low watermark per
  * partition under in-order, out-of-order and gapped delivery, many
- * partitions, forget, contract violations, and a randomized comparison
- * against a simple reference model.
+ * partitions, forget, contract violations, a randomized comparison
+ * against a simple reference model, and the watermarks left to store
+ * (one per partition for a burst of reports).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -309,4 +310,100 @@ Test(offsets, burst_then_drain_bounded)
     }
     cr_expect_eq(kl_offsets_inflight(t), 0);
     cr_expect_eq(kl_offsets_track(t, "burst", 0, 1000000), 0);
+}
+
+/* What kl_offsets_take_unstored() handed out, in call order. */
+struct taken {
+    char topic[16][16];
+    int32_t part[16];
+    int64_t next[16];
+    int n, stop_after;
+};
+
+static int take_cb(void *ud, const char *topic, int32_t partition,
+                   int64_t next)
+{
+    struct taken *k = ud;
+
+    cr_assert_lt(k->n, 16);
+    snprintf(k->topic[k->n], sizeof k->topic[0], "%s", topic);
+    k->part[k->n] = partition;
+    k->next[k->n] = next;
+    k->n++;
+    return k->stop_after && k->n == k->stop_after ? 7 : 0;
+}
+
+/* A burst of reports leaves one watermark per partition to store: the
+ * latest; taking it once empties the set. */
+Test(offsets, unstored_coalesces_a_burst)
+{
+    struct taken k = {0};
+    int64_t o;
+
+    for (o = 0; o < 10; o++)
+        cr_assert_eq(kl_offsets_track(t, "news", 3, o), 0);
+    cr_expect_eq(kl_offsets_unstored(t), 0);
+    for (o = 0; o < 10; o++)
+        cr_assert_eq(kl_offsets_done(t, "news", 3, o, NULL), 1);
+    cr_expect_eq(kl_offsets_unstored(t), 1);
+    cr_assert_eq(kl_offsets_take_unstored(t, take_cb, &k), 0);
+    cr_assert_eq(k.n, 1);
+    cr_expect_str_eq(k.topic[0], "news");
+    cr_expect_eq(k.part[0], 3);
+    cr_expect_eq(k.next[0], 10);
+    cr_expect_eq(kl_offsets_unstored(t), 0);
+    k.n = 0;
+    cr_assert_eq(kl_offsets_take_unstored(t, take_cb, &k), 0);
+    cr_expect_eq(k.n, 0, "taken twice");
+}
+
+/* A report that does not advance the watermark leaves nothing to store;
+ * the one that closes the gap stores past both. */
+Test(offsets, unstored_only_when_the_watermark_moves)
+{
+    struct taken k = {0};
+
+    cr_assert_eq(kl_offsets_track(t, "tx", 0, 5), 0);
+    cr_assert_eq(kl_offsets_track(t, "tx", 0, 6), 0);
+    cr_assert_eq(kl_offsets_done(t, "tx", 0, 6, NULL), 0);
+    cr_expect_eq(kl_offsets_unstored(t), 0);
+    cr_assert_eq(kl_offsets_take_unstored(t, take_cb, &k), 0);
+    cr_expect_eq(k.n, 0);
+    cr_assert_eq(kl_offsets_done(t, "tx", 0, 5, NULL), 1);
+    cr_assert_eq(kl_offsets_take_unstored(t, take_cb, &k), 0);
+    cr_assert_eq(k.n, 1);
+    cr_expect_eq(k.next[0], 7);
+}
+
+/* Several partitions each get their own latest watermark; forget drops a
+ * partition's untaken one; a callback's error stops the walk and keeps
+ * the rest for the next take. */
+Test(offsets, unstored_per_partition_forget_and_stop)
+{
+    struct taken k = {0};
+    int64_t sum = 0;
+
+    for (int p = 0; p < 4; p++) {
+        cr_assert_eq(kl_offsets_track(t, "news", p, 100 * p), 0);
+        cr_assert_eq(kl_offsets_track(t, "news", p, 100 * p + 1), 0);
+        cr_assert_eq(kl_offsets_done(t, "news", p, 100 * p, NULL), 1);
+        cr_assert_eq(kl_offsets_done(t, "news", p, 100 * p + 1, NULL), 1);
+    }
+    cr_expect_eq(kl_offsets_unstored(t), 4);
+    kl_offsets_forget(t, "news", 2);
+    cr_expect_eq(kl_offsets_unstored(t), 3);
+    k.stop_after = 2;
+    cr_assert_eq(kl_offsets_take_unstored(t, take_cb, &k), 7);
+    cr_assert_eq(k.n, 2);
+    cr_expect_eq(kl_offsets_unstored(t), 1);
+    k.stop_after = 0;
+    cr_assert_eq(kl_offsets_take_unstored(t, take_cb, &k), 0);
+    cr_assert_eq(k.n, 3);
+    for (int i = 0; i < 3; i++) {
+        cr_expect_neq(k.part[i], 2, "forgotten partition stored");
+        cr_expect_eq(k.next[i], 100 * k.part[i] + 2);
+        sum += k.part[i];
+    }
+    cr_expect_eq(sum, 0 + 1 + 3, "each partition once");
+    cr_expect_eq(kl_offsets_take_unstored(NULL, take_cb, &k), KL_EINVAL);
 }

@@ -3,7 +3,8 @@
  * stage_out.c, transport_kafka.c) against librdkafka's in-process mock
  * cluster (fixture: stage_mock.h): good events give results with the
  * right ids, keys, headers and source coordinates and commit the end
- * offsets; bad events go to the dead-letter topic with the right klabel.*
+ * offsets, also when stopped with results in flight; bad events go to the
+ * dead-letter topic with the right klabel.*
  * headers while their neighbours are labeled; retriable produce errors
  * still end with every result delivered and committed; a permanent
  * produce error stops the stage with an error and leaves its offset
@@ -46,6 +47,40 @@ Test(stage_mock, good_events_labeled_and_committed)
     cr_expect_eq(st.latency_us.count, (uint64_t)n);
     expect_committed_end(rk);
     free_sink(&out);
+    rd_kafka_destroy(rk);
+}
+
+/* Stopped while every result is still waiting for the broker's answer
+ * (a 300 ms round trip): shutdown serves those deliveries and stores and
+ * commits their offsets before it closes (offsets are stored in one call
+ * per partition after the reports are served, kl_stage_store_offsets). */
+Test(stage_mock, stop_with_results_in_flight_commits_them)
+{
+    rd_kafka_t *rk;
+    long i, n = 60;
+    struct kl_stage_stats st;
+
+    start_stage();
+    cr_assert_eq(rd_kafka_mock_broker_set_rtt(fx.mock.mcluster, 1, 300), 0);
+    rk = input_producer();
+    for (i = 0; i < n; i++)
+        produce_good(rk, i);
+    finish_inputs(rk);
+    for (i = 0; i < 1000; i++) {
+        kl_stage_get_stats(fx.s, &st);
+        if (st.in == (uint64_t)n)
+            break;
+        usleep(2000);
+    }
+    cr_assert_eq(st.in, (uint64_t)n, "consumed %llu of %ld",
+                 (unsigned long long)st.in, n);
+    cr_assert_gt(st.inflight, 0, "nothing in flight: the test proves nothing");
+    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    kl_stage_get_stats(fx.s, &st);
+    cr_expect_eq(st.out, (uint64_t)n);
+    cr_expect_eq(st.inflight, 0);
+    cr_assert_eq(rd_kafka_mock_broker_set_rtt(fx.mock.mcluster, 1, 0), 0);
+    expect_committed_end(rk);
     rd_kafka_destroy(rk);
 }
 

@@ -214,8 +214,8 @@ int kl_kafka_close_clients(struct kl_kafka *kk, int timeout_ms, char *err,
     int rc = KL_OK, closed, i;
 
     /* Wake events are not wanted any more (the pipe closes below). */
-    rd_kafka_queue_io_event_enable(kk->cq, -1, NULL, 0);
-    rd_kafka_queue_io_event_enable(kk->pq, -1, NULL, 0);
+    rd_kafka_queue_cb_event_enable(kk->cq, NULL, NULL);
+    rd_kafka_queue_cb_event_enable(kk->pq, NULL, NULL);
     kerr = rd_kafka_flush(kk->producer, remaining_ms(deadline));
     if (kerr) {
         snprintf(err, errsz, "flush: %d record(s) not delivered: %s",

@@ -20,11 +20,14 @@ struct kl_kafka {
     rd_kafka_t *producer;
     rd_kafka_queue_t *cq;        /* consumer queue (main queue forwarded) */
     rd_kafka_queue_t *pq;        /* producer main queue: delivery reports */
-    int wake[2];                 /* pipe both queues write to when non-empty */
+    int wake[2];                 /* pipe: wake() and, while armed, the
+                                    queues' events (on_queue_event) */
     rd_kafka_topic_t **rkts;     /* (nrkts) producer handles of out_topics */
     int nrkts;
     int paused;
     atomic_int woken;            /* wake() was called: poll() returns */
+    atomic_int armed;            /* poll() sleeps until a queue wakes it */
+    int64_t active_us;           /* when poll() last found work */
     atomic_int interrupted;      /* interrupt(): produce() waits no more */
     int fatal;                   /* a client raised a fatal error */
     int consumer_fatal;          /* ... and it was the consumer */

@@ -5,10 +5,10 @@
  *
  * Both clients are served from the caller's thread; produce() and
  * release() may also come from the stage's workers (librdkafka's produce
- * and message destroy are thread-safe). Their queues wake one pipe
- * (rd_kafka_queue_io_event_enable), so poll() can sleep on both at once
- * with microsecond timeouts and serve delivery reports the moment they
- * arrive; wake() writes to the same pipe. A result takes over its input's
+ * and message destroy are thread-safe). poll() sleeps on one pipe with
+ * microsecond timeouts: wake() writes to it, and so do both queues'
+ * events when poll() has been idle (on_queue_event); while busy, poll()
+ * naps in 200 us ticks instead of being woken by librdkafka's threads. A result takes over its input's
  * header list (rd_kafka_message_detach_headers) instead of copying it.
  * librdkafka's log lines go
  * through KL_LOG; a fatal error (error_cb with RD_KAFKA_RESP_ERR__FATAL)
@@ -35,6 +35,9 @@
 
 #define COMP "kafka"
 
+#define KK_ACTIVE_US 500  /* work within this: busy, poll() naps in ticks */
+#define KK_NAP_US 200     /* a busy poll()'s longest nap */
+
 static struct kl_kafka *kk_of(struct kl_transport *t)
 {
     return (struct kl_kafka *)t;
@@ -46,6 +49,24 @@ static int64_t now_us(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* librdkafka calls this from its own threads, under the queue's lock,
+ * when cq or pq goes from empty to non-empty. Waking poll() from there
+ * made a real-time source thread preempt the thread that holds the lock
+ * it needs next, and wait for it (tens to hundreds of us on a busy
+ * machine): the pipe is written only while poll() sleeps armed, i.e. when
+ * it has been idle; while busy it naps in short ticks instead (kk_poll). */
+static void on_queue_event(rd_kafka_t *rk, void *opaque)
+{
+    struct kl_kafka *kk = opaque;
+    ssize_t w;
+
+    (void)rk;
+    if (atomic_exchange(&kk->armed, 0)) {
+        w = write(kk->wake[1], "q", 1); /* full pipe: a wake-up is pending */
+        (void)w;
+    }
 }
 
 /* ----------------------------------------------------------------- open */
@@ -206,8 +227,8 @@ static int kk_open(const struct kl_transport_params *p,
     rd_kafka_poll_set_consumer(kk->consumer);
     kk->cq = rd_kafka_queue_get_consumer(kk->consumer);
     kk->pq = rd_kafka_queue_get_main(kk->producer);
-    rd_kafka_queue_io_event_enable(kk->cq, kk->wake[1], "c", 1);
-    rd_kafka_queue_io_event_enable(kk->pq, kk->wake[1], "p", 1);
+    rd_kafka_queue_cb_event_enable(kk->cq, on_queue_event, kk);
+    rd_kafka_queue_cb_event_enable(kk->pq, on_queue_event, kk);
     kerr = rd_kafka_subscribe(kk->consumer, topics);
     if (kerr) {
         snprintf(err, errsz, "subscribe: %s", rd_kafka_err2str(kerr));
@@ -313,6 +334,30 @@ static void wait_wake(struct kl_kafka *kk, int64_t timeout_us)
             ;
 }
 
+/* Sleeps until deadline_us at most. Busy (work found within KK_ACTIVE_US):
+ * a nap of at most KK_NAP_US, woken early only by wake(). Idle: armed, so
+ * that the first record or delivery report wakes it at once. Returns 0
+ * when a queue turned out non-empty while arming (no sleep), else 1. */
+static int sleep_until(struct kl_kafka *kk, int64_t deadline_us)
+{
+    int64_t now = now_us(), left = deadline_us - now;
+
+    if (now - kk->active_us < KK_ACTIVE_US) {
+        wait_wake(kk, left < KK_NAP_US ? left : KK_NAP_US);
+        return 1;
+    }
+    atomic_store(&kk->armed, 1);
+    /* An event before the store above found us unarmed: look again. */
+    if (rd_kafka_queue_length(kk->cq) > 0 ||
+        rd_kafka_queue_length(kk->pq) > 0) {
+        atomic_store(&kk->armed, 0);
+        return 0;
+    }
+    wait_wake(kk, left);
+    atomic_store(&kk->armed, 0);
+    return 1;
+}
+
 static int kk_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
                    int64_t timeout_us, size_t *n, char *err, size_t errsz)
 {
@@ -323,7 +368,8 @@ static int kk_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
 
     *n = 0;
     for (;;) {
-        rd_kafka_poll(kk->producer, 0);
+        int served = rd_kafka_poll(kk->producer, 0);
+
         while (!kk->fatal && *n < max &&
                (rkm = rd_kafka_consumer_poll(kk->consumer, 0)) != NULL) {
             if (rkm->err) {
@@ -345,10 +391,13 @@ static int kk_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
             rc = fatal_rc(kk, err, errsz);
             goto out;
         }
+        if (*n > 0 || served > 0)
+            kk->active_us = now_us();
         if (*n > 0 || now_us() >= deadline ||
             atomic_exchange(&kk->woken, 0))
             break;
-        wait_wake(kk, deadline - now_us());
+        if (!sleep_until(kk, deadline))
+            continue; /* something arrived while arming */
         /* Woken by the timeout: the caller has a batch to close now;
          * delivery reports and new input wait for its next call. */
         if (now_us() >= deadline)

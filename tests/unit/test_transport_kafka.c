@@ -1,0 +1,242 @@
+/*
+ * tests/unit/test_transport_kafka.c: how the kafka transport's poll()
+ * sleeps (plugin/transport_kafka.c), on librdkafka's mock cluster. Idle,
+ * poll() sleeps armed and the first record or delivery report wakes it at
+ * once (no lost wake-up between its last look at the queues and its
+ * sleep); busy, it naps in short ticks and still sees what arrives; wake()
+ * ends a long poll(). Bounds are generous (a wake-up must come well before
+ * the poll's timeout, which is what a lost wake-up would cost).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "klabel/engine.h"
+#include "klabel/transport.h"
+#include "log.h"
+#include "mock.h"
+
+#define T_IN "tin"
+#define T_OUT "tout"
+
+static struct kl_mock mock;
+static struct kl_config *cfg;
+static struct kl_transport *t;
+static atomic_int assigned, delivered;
+static atomic_llong delivered_at_us;
+
+static long long mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void on_delivery(void *ud, const struct kl_delivery *d)
+{
+    (void)ud;
+    cr_expect_eq(d->rc, 0, "delivery failed: %s", d->errstr ? d->errstr : "");
+    atomic_store(&delivered_at_us, mono_us());
+    atomic_fetch_add(&delivered, 1);
+}
+
+static void on_assign(void *ud, const char *topic, int32_t partition)
+{
+    (void)ud;
+    (void)topic;
+    (void)partition;
+    atomic_fetch_add(&assigned, 1);
+}
+
+static void set(const char *k, const char *v)
+{
+    char err[512];
+
+    cr_assert_eq(kl_config_set(cfg, k, v, err, sizeof err), 0, "%s", err);
+}
+
+/* A transport on a fresh mock cluster, assigned its one input partition. */
+static void setup(void)
+{
+    static const char *const outs[] = {T_OUT, NULL};
+    struct kl_transport_params p;
+    struct kl_msg m[4];
+    char err[512];
+    size_t n;
+
+    kl_log_level = KL_LOG_WARNING;
+    atomic_store(&assigned, 0);
+    atomic_store(&delivered, 0);
+    cr_assert_eq(kl_mock_start(&mock, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kl_mock_topic(&mock, T_IN, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kl_mock_topic(&mock, T_OUT, 1, err, sizeof err), 0, "%s",
+                 err);
+    cfg = kl_config_create();
+    cr_assert_not_null(cfg);
+    set("input.topics", T_IN);
+    set("group.id", "transport-test");
+    set("kafka.bootstrap.servers", mock.bootstraps);
+    memset(&p, 0, sizeof p);
+    p.cfg = cfg;
+    p.out_topics = outs;
+    p.on_delivery = on_delivery;
+    p.on_assign = on_assign;
+    cr_assert_eq(kl_transport_kafka.open(&p, &t, err, sizeof err), 0, "%s",
+                 err);
+    for (int i = 0; i < 200 && atomic_load(&assigned) < 1; i++) {
+        cr_assert_eq(kl_transport_kafka.poll(t, m, 4, 50000, &n, err,
+                                             sizeof err), 0, "%s", err);
+        cr_assert_eq(n, 0);
+    }
+    cr_assert_eq(atomic_load(&assigned), 1, "not assigned");
+}
+
+static void teardown(void)
+{
+    char err[512];
+
+    if (t)
+        kl_transport_kafka.close(t, 2000, err, sizeof err);
+    t = NULL;
+    kl_config_destroy(cfg);
+    kl_mock_stop(&mock);
+}
+
+TestSuite(transport_kafka, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Produces one record to T_IN after delay_ms, from its own thread. */
+static void *late_record(void *arg)
+{
+    int delay_ms = *(int *)arg;
+    char err[512];
+    rd_kafka_t *rk;
+
+    usleep((useconds_t)delay_ms * 1000);
+    rk = kl_mock_producer(mock.bootstraps, T_IN, err, sizeof err);
+    cr_assert_not_null(rk, "%s", err);
+    cr_assert_eq(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(T_IN),
+                                   RD_KAFKA_V_VALUE("hello", 5),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                   RD_KAFKA_V_END), 0);
+    rd_kafka_flush(rk, 5000);
+    rd_kafka_destroy(rk);
+    return NULL;
+}
+
+/* Polls (timeout_us) until a record comes; returns when it came (us since
+ * the start), or -1 at the timeout. */
+static long long poll_for_record(long long timeout_us)
+{
+    struct kl_msg m[4];
+    long long t0 = mono_us();
+    char err[512];
+    size_t n = 0;
+
+    while (mono_us() - t0 < timeout_us) {
+        cr_assert_eq(kl_transport_kafka.poll(t, m, 4, timeout_us, &n, err,
+                                             sizeof err), 0, "%s", err);
+        if (n > 0) {
+            cr_expect_eq(n, 1);
+            cr_expect_eq(m[0].value_len, 5);
+            kl_transport_kafka.release(t, m, n);
+            return mono_us() - t0;
+        }
+    }
+    return -1;
+}
+
+/* Idle for a while (poll() sleeps armed): a record produced 300 ms into
+ * an 8 s poll ends it long before the timeout. */
+Test(transport_kafka, idle_poll_wakes_on_first_record)
+{
+    pthread_t th;
+    int delay = 300;
+    long long got;
+
+    usleep(50000); /* well past the busy window */
+    cr_assert_eq(pthread_create(&th, NULL, late_record, &delay), 0);
+    got = poll_for_record(8000000);
+    pthread_join(th, NULL);
+    cr_assert_geq(got, 0, "no record within 8 s");
+    cr_expect_lt(got, 4000000, "woken after %lld us: the wake-up was lost",
+                 got);
+}
+
+/* A delivery report wakes an idle poll(): it is served (callback) while
+ * that poll still waits, not at its end. */
+Test(transport_kafka, idle_poll_serves_delivery_report)
+{
+    struct kl_out_msg o;
+    struct kl_msg m[4];
+    char err[512];
+    size_t n;
+    long long t0;
+
+    memset(&o, 0, sizeof o);
+    o.topic = T_OUT;
+    o.partition = -1;
+    o.value = "result";
+    o.value_len = 6;
+    usleep(50000);
+    t0 = mono_us();
+    cr_assert_eq(kl_transport_kafka.produce(t, &o, NULL, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(kl_transport_kafka.poll(t, m, 4, 3000000, &n, err,
+                                         sizeof err), 0, "%s", err);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(atomic_load(&delivered), 1, "no delivery report");
+    cr_expect_lt(atomic_load(&delivered_at_us) - t0, 1500000,
+                 "delivery report served after %lld us",
+                 atomic_load(&delivered_at_us) - t0);
+}
+
+/* Busy (a record just came): the next records still arrive through the
+ * short naps; each poll returns soon after its record. */
+Test(transport_kafka, busy_poll_sees_records)
+{
+    for (int i = 0; i < 5; i++) {
+        pthread_t th;
+        int delay = 1; /* within the busy window after the last record */
+        long long got;
+
+        cr_assert_eq(pthread_create(&th, NULL, late_record, &delay), 0);
+        got = poll_for_record(8000000);
+        pthread_join(th, NULL);
+        cr_assert_geq(got, 0, "record %d: none within 8 s", i);
+        cr_expect_lt(got, 4000000, "record %d after %lld us", i, got);
+    }
+}
+
+static void *wake_later(void *arg)
+{
+    (void)arg;
+    usleep(200000);
+    kl_transport_kafka.wake(t);
+    return NULL;
+}
+
+/* wake() ends a long idle poll() early, with nothing. */
+Test(transport_kafka, wake_ends_idle_poll)
+{
+    struct kl_msg m[4];
+    char err[512];
+    pthread_t th;
+    size_t n;
+    long long t0;
+
+    usleep(50000);
+    cr_assert_eq(pthread_create(&th, NULL, wake_later, NULL), 0);
+    t0 = mono_us();
+    cr_assert_eq(kl_transport_kafka.poll(t, m, 4, 8000000, &n, err,
+                                         sizeof err), 0, "%s", err);
+    pthread_join(th, NULL);
+    cr_expect_eq(n, 0);
+    cr_expect_lt(mono_us() - t0, 4000000, "wake() did not end the poll");
+}

@@ -50,8 +50,8 @@ Test(stage_mock, good_events_labeled_and_committed)
     rd_kafka_destroy(rk);
 }
 
-/* Stopped while every result is still waiting for the broker's answer
- * (a 300 ms round trip): shutdown serves those deliveries and stores and
+/* Stopped while results still wait for the broker's answer (a 1 s round
+ * trip): shutdown serves those deliveries and stores and
  * commits their offsets before it closes (offsets are stored in one call
  * per partition after the reports are served, kl_stage_store_offsets). */
 Test(stage_mock, stop_with_results_in_flight_commits_them)
@@ -61,16 +61,17 @@ Test(stage_mock, stop_with_results_in_flight_commits_them)
     struct kl_stage_stats st;
 
     start_stage();
-    cr_assert_eq(rd_kafka_mock_broker_set_rtt(fx.mock.mcluster, 1, 300), 0);
+    cr_assert_eq(rd_kafka_mock_broker_set_rtt(fx.mock.mcluster, 1, 1000), 0);
     rk = input_producer();
     for (i = 0; i < n; i++)
         produce_good(rk, i);
     finish_inputs(rk);
-    for (i = 0; i < 1000; i++) {
+    /* every input consumed, some results still unacknowledged */
+    for (i = 0; i < 10000; i++) {
         kl_stage_get_stats(fx.s, &st);
-        if (st.in == (uint64_t)n)
+        if (st.in == (uint64_t)n && st.inflight > 0)
             break;
-        usleep(2000);
+        usleep(1000);
     }
     cr_assert_eq(st.in, (uint64_t)n, "consumed %llu of %ld",
                  (unsigned long long)st.in, n);

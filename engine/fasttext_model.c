@@ -19,7 +19,6 @@
 #include "error.h"
 #include "fasttext_read.h"
 #include "model.h"
-#include "project.h"
 #include "tokenize.h"
 
 #define FT_LABEL_PREFIX "__label__"
@@ -307,7 +306,6 @@ int kl_model_open_fasttext(const char *path, struct kl_model **out,
     kl_tokenize_prepare(); /* not on the first text */
     m->info.file_format = ft.quant_input ? "fasttext-ftz" : "fasttext-bin";
     m->info.quant = m->quant.scheme;
-    kl_model_project(m); /* prediction's fast path (project.c) */
     *out = m;
     m = NULL;
 out:

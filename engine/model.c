@@ -174,7 +174,6 @@ int kl_model_open(const char *path, struct kl_model **out, char *err,
         }
     kl_model_fill_info(m);
     kl_tokenize_prepare(); /* not on the first text */
-    kl_model_project(m); /* reads every input row once, so before: */
     kl_model_advise_rows(m); /* input rows are read at random (tensors.c) */
     *out = m;
     m = NULL;

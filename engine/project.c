@@ -3,15 +3,18 @@
  *
  * A fastText-style model's logits are W_out . mean(rows of the text's
  * features) = mean(W_out . row). Projecting every input row onto the output
- * rows once, when the model is opened, turns prediction's gather of n rows
- * of dim floats (at dim 64: four cache lines each, scattered over tens of
- * MB, which is what bounds prediction speed) into a gather of n rows of
- * nlabels floats: one cache line each, in a table dim / nlabels times
- * smaller that mostly stays in the CPU's last-level cache.
+ * rows once (kl_model_project_labels(), after open) turns prediction's
+ * gather of n rows of dim floats (at dim 64: four cache lines each,
+ * scattered over tens of MB, which is what bounds prediction speed) into a
+ * gather of n rows of nlabels floats: one cache line each, in a table
+ * dim / nlabels times smaller that mostly stays in the CPU's last-level
+ * cache.
  *
  * The projection is kept only where it pays: dense (not quantized) input,
- * and a projected row (nlabels rounded up to 16 floats, one 64-byte line
- * per 16 labels) at most half as wide as an input row. Its logits equal
+ * a projected row (nlabels rounded up to 16 floats, one 64-byte line per
+ * 16 labels) at most half as wide as an input row, and a table within the
+ * caller's memory budget. Building it reads the whole input matrix once;
+ * the mapped rows are then dropped from resident memory. Its logits equal
  * the plain path's up to float rounding (the sum is taken after the dot
  * products instead of before; tests/unit/test_project.c bounds the
  * difference). Without it, or when its memory cannot be had, prediction
@@ -20,6 +23,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
@@ -34,8 +39,25 @@ static size_t proj_stride(size_t nl)
     return (nl + PROJ_LINE - 1) / PROJ_LINE * PROJ_LINE;
 }
 
-/* Contract in project.h. */
-int kl_model_project(struct kl_model *m)
+/* Gives the kernel advice on the mapped "input" tensor of a safetensors
+ * model (nothing for a matrix the model owns). A hint: errors ignored. */
+static void advise_input(const struct kl_model *m, int advice)
+{
+    const struct kl_st_tensor *t;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a, b;
+
+    if (m->st.map == NULL || page <= 0 ||
+        (t = kl_safetensors_find(&m->st, "input")) == NULL ||
+        t->end == t->begin)
+        return;
+    a = (uintptr_t)t->data & ~(uintptr_t)(page - 1);
+    b = (uintptr_t)t->data + (uintptr_t)(t->end - t->begin);
+    (void)madvise((void *)a, (size_t)(b - a), advice);
+}
+
+/* Contract in engine.h. */
+int kl_model_project_labels(struct kl_model *m, size_t max_bytes)
 {
     size_t dim, nl, stride, rows, bytes;
     float *p;
@@ -52,16 +74,23 @@ int kl_model_project(struct kl_model *m)
     stride = proj_stride(nl);
     rows = (size_t)m->input_rows;
     if (2 * stride > dim || rows > INT32_MAX ||
-        __builtin_mul_overflow(rows, stride * sizeof(float), &bytes))
+        __builtin_mul_overflow(rows, stride * sizeof(float), &bytes) ||
+        bytes > max_bytes)
         return KL_OK; /* not worth it, or too large: the plain path */
     if ((p = aligned_alloc(64, bytes)) == NULL)
         return KL_OK;
     memset(p, 0, bytes); /* the padding columns stay 0 */
+    advise_input(m, MADV_SEQUENTIAL); /* read once, in order */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows,
                 (blasint)nl, (blasint)dim, 1.0f, m->input, (blasint)dim,
                 m->output, (blasint)dim, 0.0f, p, (blasint)stride);
+    /* Prediction reads the input rows no more: out of resident memory,
+     * back to random access for kl_model_explain(). */
+    advise_input(m, MADV_DONTNEED);
+    advise_input(m, MADV_RANDOM);
     m->proj = p;
     m->proj_stride = stride;
+    m->info.projection_bytes = bytes;
     return KL_OK;
 }
 
@@ -73,6 +102,7 @@ void kl_model_unproject(struct kl_model *m)
     free(m->proj);
     m->proj = NULL;
     m->proj_stride = 0;
+    m->info.projection_bytes = 0;
 }
 
 /* Contract in project.h. */

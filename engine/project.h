@@ -1,7 +1,7 @@
 /*
  * engine/project.h: label projections of a linear model's input matrix
- * (project.c): built at open, used by predict.c and explain.c. Not
- * installed.
+ * (project.c): built by kl_model_project_labels(), used by predict.c and
+ * explain.c. Not installed.
  */
 #ifndef KL_ENGINE_PROJECT_H
 #define KL_ENGINE_PROJECT_H
@@ -10,13 +10,8 @@
 
 struct kl_model;
 
-/* Builds m->proj (input rows times the output rows, one row of
- * m->proj_stride floats per input row) when the model is a dense linear
- * one whose projected rows are at most half as wide as its input rows;
- * otherwise, or when the memory cannot be allocated, leaves m->proj NULL
- * and prediction uses the plain path. Replaces a projection m already has.
- * m's matrices are only read. Returns KL_OK, or KL_EINVAL for m NULL. */
-int kl_model_project(struct kl_model *m);
+/* kl_model_project_labels() (engine.h) fills m->proj: input rows times the
+ * output rows, one row of m->proj_stride floats per input row. */
 
 /* Frees m->proj, if any (prediction then uses the plain path). */
 void kl_model_unproject(struct kl_model *m);

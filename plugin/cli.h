@@ -50,8 +50,12 @@ int kl_cli_model_arg(struct kl_cli_model_args *a, int c, const char *arg);
 
 struct kl_model;
 
-/* Opens a->model into *m (caller owns it: kl_model_destroy()) and
- * a->input into *in (stdin when NULL or "-"; the caller fcloses any other
+/* Label projections of the models `predict` and `eval` open: the default
+ * of the stage's model.projection.max.mb (MiB). */
+#define KL_CLI_PROJECTION_MAX_MB 256
+
+/* Opens a->model into *m (caller owns it: kl_model_destroy()), with label
+ * projections within KL_CLI_PROJECTION_MAX_MB, and a->input into *in (stdin when NULL or "-"; the caller fcloses any other
  * stream). On failure prints "klabel CMD: reason" or perror(input) on
  * stderr and returns -1, leaving whatever was opened in *m / *in for the
  * caller's cleanup; returns 0 on success. */

@@ -108,6 +108,11 @@ int kl_cli_open_model_input(const char *cmd, const struct kl_cli_model_args *a,
         fprintf(stderr, "klabel %s: %s\n", cmd, err);
         return -1;
     }
+    /* the stage's default budget (model.projection.max.mb) */
+    if (kl_model_project_labels(*m, (size_t)KL_CLI_PROJECTION_MAX_MB << 20)) {
+        fprintf(stderr, "klabel %s: label projections failed\n", cmd);
+        return -1;
+    }
     *in = a->input && strcmp(a->input, "-") ? fopen(a->input, "r") : stdin;
     if (!*in) {
         perror(a->input);

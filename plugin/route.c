@@ -136,6 +136,8 @@ int kl_routes_parse(struct kl_routes *r, const struct kl_config *cfg,
 
     memset(r, 0, sizeof *r);
     r->def = KL_ROUTE_NONE;
+    r->proj_max_bytes =
+        (size_t)kl_config_get_int(cfg, "model.projection.max.mb") << 20;
     rc = parse_models(r, cfg, err, errsz);
     if (rc)
         goto out;
@@ -184,6 +186,12 @@ int kl_routes_open(struct kl_routes *r, const struct kl_model *given,
             rc = kl_model_open(m->path, &m->own, why, sizeof why);
             if (rc) {
                 snprintf(err, errsz, "model %s: %s", m->name, why);
+                break;
+            }
+            rc = kl_model_project_labels(m->own, r->proj_max_bytes);
+            if (rc) {
+                snprintf(err, errsz, "model %s: label projections: %s",
+                         m->name, kl_strerror(rc));
                 break;
             }
             m->model = m->own;

@@ -40,6 +40,7 @@ struct kl_routes {
     struct kl_route_rule *by_kind;   /* (nkind) */
     size_t nkind;
     int def;                         /* model for the rest, or KL_ROUTE_NONE */
+    size_t proj_max_bytes;           /* model.projection.max.mb, in bytes */
 };
 
 /* Reads the models (model.path, or models + model.<name>.path) and the
@@ -49,9 +50,10 @@ struct kl_routes {
 int kl_routes_parse(struct kl_routes *r, const struct kl_config *cfg,
                     char *err, size_t errsz);
 
-/* Opens every model of r; with given (borrowed, must outlive r), uses it
- * for every model instead of opening files. Returns 0 or the engine's
- * error with a reason naming the model. */
+/* Opens every model of r, with label projections within
+ * r->proj_max_bytes (kl_model_project_labels()); with given (borrowed,
+ * must outlive r), uses it for every model instead of opening files.
+ * Returns 0 or the engine's error with a reason naming the model. */
 int kl_routes_open(struct kl_routes *r, const struct kl_model *given,
                    char *err, size_t errsz);
 

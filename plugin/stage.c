@@ -162,10 +162,12 @@ static void log_start(const struct kl_stage *s)
     for (i = 0; i < s->routes.nmodels && n < sizeof models; i++) {
         const struct kl_route_model *m = &s->routes.models[i];
 
-        w = snprintf(models + n, sizeof models - n, "%s%s=%s/%s(%d labels)",
+        w = snprintf(models + n, sizeof models - n,
+                     "%s%s=%s/%s(%d labels, %.0f MiB label projections)",
                      i ? " " : "", m->name, m->mi->id ? m->mi->id : "?",
                      m->mi->version ? m->mi->version : "?",
-                     (int)m->mi->nlabels);
+                     (int)m->mi->nlabels,
+                     (double)m->mi->projection_bytes / 1048576.0);
         if (w < 0)
             break;
         n += (size_t)w;

@@ -201,6 +201,8 @@ struct kl_model_info {
                                   "fasttext-ftz" (a quantized fastText file) */
     int quant;                 /* enum kl_quant_scheme of the input matrix
                                   (KL_QUANT_NONE: dense floats) */
+    size_t projection_bytes;   /* memory of the label projections
+                                  kl_model_project_labels() built, 0: none */
 };
 
 struct kl_model; /* opaque; immutable once opened, safe to share across threads */
@@ -220,6 +222,21 @@ struct kl_model; /* opaque; immutable once opened, safe to share across threads 
  * is KL_TOK_FASTTEXT. Supervised models only. */
 int kl_model_open(const char *path, struct kl_model **out, char *err,
                   size_t errsz);
+
+/* Builds label projections for prediction: every input row of a dense
+ * linear ("fasttext") model multiplied by the output rows, once (one
+ * sgemm, reading the whole input matrix), so that kl_model_predict_batch()
+ * sums one short row per feature instead of dim floats. Built only when a
+ * projected row (nlabels rounded up to 16 floats) is at most half as wide
+ * as an input row and the table takes at most max_bytes (rows x that width
+ * x 4 bytes: 128 MiB for 2M buckets and up to 16 labels); otherwise, or
+ * when the memory cannot be had, nothing changes. Predictions stay the
+ * same up to float rounding. Call after kl_model_open() and before m is
+ * shared between threads; the mapped input rows are dropped from resident
+ * memory afterwards (they are read again only by kl_model_explain()).
+ * kl_model_info(m)->projection_bytes tells whether it was built. Returns 0
+ * or KL_EINVAL (m NULL). */
+int kl_model_project_labels(struct kl_model *m, size_t max_bytes);
 
 /* Writes m as a klabel safetensors model to path (temporary file, then
  * rename): tensors "input" (rows, dim) or, for a quantized input, the
@@ -306,10 +323,9 @@ void kl_scratch_init(struct kl_scratch *s);
 void kl_scratch_fini(struct kl_scratch *s);
 
 /* Predicts n texts in one pass: averaged embeddings, then one cblas_sgemm
- * for the output layer (or, when kl_model_open() built label projections
- * because a dense model's rows are at least twice as wide as its labels,
- * the average of the features' projected rows: the same logits to float
- * rounding, a quarter or less of the memory traffic), then softmax (or sigmoid for one-vs-all) and top-k,
+ * for the output layer (or, after kl_model_project_labels(), the average
+ * of the features' projected rows: the same logits to float rounding, a
+ * quarter or less of the memory traffic), then softmax (or sigmoid for one-vs-all) and top-k,
  * or fastText's tree search for hierarchical softmax. Labels are ranked and
  * tie-broken exactly as fastText's predict ranks them (by log(p + 1e-5) in
  * float, through its heap), so a tie is not necessarily broken by label

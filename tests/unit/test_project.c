@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_project.c: label projections (engine/project.c). On
- * models trained here (three topics, dim 32 / 64): the projection is built
- * exactly when a projected row is at most half as wide as an input row;
+ * models trained here (three topics, dim 32 / 64): kl_model_open() builds
+ * none; kl_model_project_labels() builds one exactly when a projected row
+ * is at most half as wide as an input row and it fits the memory budget;
  * predictions through it equal the plain path's (same labels in the same
  * order, probabilities within 1e-6) and a double-precision reference; the
  * explanation's logit is the one prediction used; a bad feature id is
@@ -9,6 +10,7 @@
  * by tests/parity/fasttext_parity.py (its "-d64" models).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,8 @@ static void train(int dim, int loss)
                  KL_OK, "%s", err);
     cr_assert_eq(kl_model_open(model_path, &model, err, sizeof err), KL_OK,
                  "%s", err);
+    cr_assert_null(model->proj, "kl_model_open() projects nothing itself");
+    cr_assert_eq(kl_model_project_labels(model, SIZE_MAX), KL_OK);
 }
 
 static void setup64(void) { train(64, KL_LOSS_SOFTMAX); }
@@ -158,7 +162,7 @@ static void check_paths(double tol)
     kl_model_unproject(model);
     cr_assert_null(model->proj);
     predict_all(f, pl, &s);
-    cr_assert_eq(kl_model_project(model), KL_OK);
+    cr_assert_eq(kl_model_project_labels(model, SIZE_MAX), KL_OK);
     cr_assert_not_null(model->proj);
     for (int i = 0; i < NT; i++) {
         double ref[3];
@@ -200,11 +204,30 @@ Test(project, only_where_rows_shrink_by_half, .fini = teardown)
     train(32, KL_LOSS_SOFTMAX);
     cr_assert_not_null(model->proj);
     cr_assert_eq(model->proj_stride, 16);
+    cr_assert_eq(kl_model_info(model)->projection_bytes,
+                 (size_t)model->input_rows * 16 * sizeof(float));
     kl_model_destroy(model);
     model = NULL;
     train(30, KL_LOSS_SOFTMAX);
     cr_assert_null(model->proj);
     cr_assert_eq(model->proj_stride, 0);
+    cr_assert_eq(kl_model_info(model)->projection_bytes, 0);
+}
+
+/* The memory budget: one byte short of the table, nothing is built (and a
+ * table built before is dropped); exactly the table, it is. */
+Test(project, within_the_memory_budget_only, .init = setup64,
+     .fini = teardown)
+{
+    size_t need = (size_t)model->input_rows * 16 * sizeof(float);
+
+    cr_assert_eq(kl_model_project_labels(model, need - 1), KL_OK);
+    cr_assert_null(model->proj);
+    cr_assert_eq(kl_model_info(model)->projection_bytes, 0);
+    cr_assert_eq(kl_model_project_labels(model, need), KL_OK);
+    cr_assert_not_null(model->proj);
+    cr_assert_eq(kl_model_info(model)->projection_bytes, need);
+    cr_assert_eq(kl_model_project_labels(NULL, need), KL_EINVAL);
 }
 
 /* The explanation's logit is the one the projected prediction used. */

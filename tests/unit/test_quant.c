@@ -8,7 +8,6 @@
  * corrupted quantized files: test_quant_corrupt.c.
  */
 #include "quant_fixture.h"
-#include "../../engine/project.h"
 
 /* ---------------------------------------------------------- round trip */
 
@@ -156,9 +155,6 @@ static void prediction_close(int scheme, double min_agree, double max_diff,
     m = open_ok(model_path);
     quantize(m, scheme, 0);
     q = open_ok(q_path);
-    /* compare() reads the hidden vectors: the float model's only exist
-     * on the plain path (engine/project.c) */
-    kl_model_unproject(m);
     compare(m, q, &agree, &maxdiff);
     cr_assert_geq(agree, min_agree, "top-1 agreement %g", agree);
     cr_assert_lt(maxdiff, max_diff, "largest probability difference %g",

@@ -42,6 +42,30 @@ Test(route, single_model_path_serves_everything)
     kl_config_destroy(c);
 }
 
+/* model.projection.max.mb reaches kl_routes_open() in bytes (default
+ * 256 MiB; 0 = no label projections). */
+Test(route, projection_budget_from_config)
+{
+    static const char *const kv[] = {"model.path", "/m.safetensors", NULL};
+    static const char *const kv0[] = {"model.path", "/m.safetensors",
+                                      "model.projection.max.mb", "0", NULL};
+    static const char *const kv9[] = {"model.path", "/m.safetensors",
+                                      "model.projection.max.mb", "9", NULL};
+    const char *const *cases[] = {kv, kv0, kv9};
+    size_t want[] = {(size_t)256 << 20, 0, (size_t)9 << 20};
+
+    for (int i = 0; i < 3; i++) {
+        struct kl_config *c = cfg_of(cases[i]);
+        struct kl_routes r;
+
+        cr_assert_eq(kl_routes_parse(&r, c, err, sizeof err), 0, "%s", err);
+        cr_expect_eq(r.proj_max_bytes, want[i], "case %d: %zu", i,
+                     r.proj_max_bytes);
+        kl_routes_fini(&r);
+        kl_config_destroy(c);
+    }
+}
+
 Test(route, kind_then_topic_then_default)
 {
     static const char *const kv[] = {

@@ -4,8 +4,9 @@
  * poll() sleeps armed and the first record or delivery report wakes it at
  * once (no lost wake-up between its last look at the queues and its
  * sleep); busy, it naps in short ticks and still sees what arrives; wake()
- * ends a long poll(). Bounds are generous (a wake-up must come well before
- * the poll's timeout, which is what a lost wake-up would cost).
+ * ends a long poll(); a poll ends at its timeout, never before. Bounds are
+ * generous (a wake-up must come well before the poll's timeout, which is
+ * what a lost wake-up would cost).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -239,4 +240,29 @@ Test(transport_kafka, wake_ends_idle_poll)
     pthread_join(th, NULL);
     cr_expect_eq(n, 0);
     cr_expect_lt(mono_us() - t0, 4000000, "wake() did not end the poll");
+}
+
+/* A poll() with nothing to return ends at its timeout, never before it
+ * (its last stretch is spun, not slept: kk_poll), and not long after. */
+Test(transport_kafka, poll_ends_at_its_timeout_not_before)
+{
+    struct kl_msg m[4];
+    char err[512];
+    long long late[200], t0;
+    size_t n;
+    int within = 0;
+
+    for (int i = 0; i < 200; i++) {
+        int64_t timeout = 100 + 10 * (i % 30); /* 100 .. 390 us */
+
+        t0 = mono_us();
+        cr_assert_eq(kl_transport_kafka.poll(t, m, 4, timeout, &n, err,
+                                             sizeof err), 0, "%s", err);
+        late[i] = mono_us() - t0 - timeout;
+        cr_assert_eq(n, 0);
+        cr_assert_geq(late[i], 0, "poll %d ended %lld us early", i, -late[i]);
+        within += late[i] < 1000;
+    }
+    cr_expect_geq(within, 100, "only %d of 200 polls ended within 1 ms of "
+                  "their timeout", within);
 }

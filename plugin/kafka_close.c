@@ -23,17 +23,9 @@
 
 #define COMP "kafka"
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int remaining_ms(int64_t deadline)
 {
-    int64_t r = (deadline - now_us()) / 1000;
+    int64_t r = (deadline - kl_kafka_now_us()) / 1000;
 
     return r < 0 ? 0 : (int)r;
 }
@@ -50,7 +42,7 @@ static int commit_bounded(struct kl_kafka *kk, int64_t deadline, char *err,
     int rc = KL_OK;
 
     kerr = rd_kafka_commit_queue(kk->consumer, NULL, q, NULL, NULL);
-    while (!kerr && !ev && now_us() < deadline)
+    while (!kerr && !ev && kl_kafka_now_us() < deadline)
         ev = rd_kafka_queue_poll(q, remaining_ms(deadline) < 50
                                         ? remaining_ms(deadline) : 50);
     if (!kerr && !ev) {
@@ -124,7 +116,7 @@ static int close_consumer(struct kl_kafka *kk, int64_t deadline)
         goto out;
     }
     while (!rd_kafka_consumer_closed(kk->consumer)) {
-        if (now_us() >= deadline) {
+        if (kl_kafka_now_us() >= deadline) {
             KL_LOG(KL_LOG_WARNING, COMP,
                    "consumer close did not finish in time");
             rc = KL_EKAFKA;
@@ -189,7 +181,7 @@ static void destroy_bounded(rd_kafka_t *consumer, int consumer_closed,
         }
         return;
     }
-    while (!atomic_load(&j->done) && now_us() < deadline + DESTROY_GRACE_US) {
+    while (!atomic_load(&j->done) && kl_kafka_now_us() < deadline + DESTROY_GRACE_US) {
         struct timespec ts = {0, 5 * 1000 * 1000};
 
         nanosleep(&ts, NULL);
@@ -208,7 +200,7 @@ static void destroy_bounded(rd_kafka_t *consumer, int consumer_closed,
 int kl_kafka_close_clients(struct kl_kafka *kk, int timeout_ms, char *err,
                            size_t errsz)
 {
-    int64_t deadline = now_us() + (int64_t)timeout_ms * 1000, t0 = now_us();
+    int64_t deadline = kl_kafka_now_us() + (int64_t)timeout_ms * 1000, t0 = kl_kafka_now_us();
     rd_kafka_resp_err_t kerr;
     char cerr[512];
     int rc = KL_OK, closed, i;
@@ -223,7 +215,7 @@ int kl_kafka_close_clients(struct kl_kafka *kk, int timeout_ms, char *err,
         rc = KL_EKAFKA;
     }
     KL_LOG(KL_LOG_DEBUG, COMP, "close: flush %lld ms",
-           (long long)(now_us() - t0) / 1000);
+           (long long)(kl_kafka_now_us() - t0) / 1000);
     /* Offsets are stored only for delivered results, so they may be
      * committed even after a fatal producer error. */
     if (!kk->consumer_fatal &&
@@ -238,7 +230,7 @@ int kl_kafka_close_clients(struct kl_kafka *kk, int timeout_ms, char *err,
     }
     closed = close_consumer(kk, deadline) == KL_OK;
     KL_LOG(KL_LOG_DEBUG, COMP, "close: commit and leave %lld ms",
-           (long long)(now_us() - t0) / 1000);
+           (long long)(kl_kafka_now_us() - t0) / 1000);
     rd_kafka_queue_destroy(kk->cq);
     kk->cq = NULL;
     rd_kafka_queue_destroy(kk->pq);
@@ -250,7 +242,7 @@ int kl_kafka_close_clients(struct kl_kafka *kk, int timeout_ms, char *err,
     kk->consumer = NULL;
     kk->producer = NULL;
     KL_LOG(KL_LOG_DEBUG, COMP, "close: clients destroyed %lld ms",
-           (long long)(now_us() - t0) / 1000);
+           (long long)(kl_kafka_now_us() - t0) / 1000);
     return rc;
 }
 

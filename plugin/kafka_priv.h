@@ -38,6 +38,21 @@ struct kl_kafka {
     void *ud;
 };
 
+/* CLOCK_MONOTONIC in microseconds (kafka_wait.c). */
+int64_t kl_kafka_now_us(void);
+
+/* rd_kafka_queue_cb_event_enable() callback for kk's queues (opaque: kk):
+ * librdkafka calls it from its own threads, under the queue's lock, when
+ * the queue goes from empty to non-empty; wakes kl_kafka_sleep_until()
+ * only when it sleeps armed (kafka_wait.c). */
+void kl_kafka_on_queue_event(rd_kafka_t *rk, void *opaque);
+
+/* poll()'s wait, from kk's own thread: until deadline_us at most, or
+ * wake(), or (idle) a queue event; records active_us decides busy or idle.
+ * Returns 0 when a queue was found non-empty instead of sleeping, else 1
+ * (kafka_wait.c). */
+int kl_kafka_sleep_until(struct kl_kafka *kk, int64_t deadline_us);
+
 /* Flushes, commits, leaves the group and destroys kk's clients and queues
  * (kk itself is the caller's to free), within timeout_ms plus at most
  * 0.5 s for destroying the clients. Returns 0 or KL_EKAFKA with the first

@@ -7,10 +7,8 @@
  * release() may also come from the stage's workers (librdkafka's produce
  * and message destroy are thread-safe). poll() sleeps on one pipe with
  * microsecond timeouts: wake() writes to it, and so do both queues'
- * events when poll() has been idle (on_queue_event); while busy, poll()
- * naps in 200 us ticks instead of being woken by librdkafka's threads.
- * The last 70 us before the caller's deadline are spun, not slept: timers
- * fire tens of us late on a virtual machine. A result takes over its input's
+ * events when poll() has been idle; while busy, poll() naps in short
+ * ticks; the last stretch before its deadline is spun (kafka_wait.c). A result takes over its input's
  * header list (rd_kafka_message_detach_headers) instead of copying it.
  * librdkafka's log lines go
  * through KL_LOG; a fatal error (error_cb with RD_KAFKA_RESP_ERR__FATAL)
@@ -37,43 +35,9 @@
 
 #define COMP "kafka"
 
-#define KK_ACTIVE_US 500  /* work within this: busy, poll() naps in ticks */
-#define KK_NAP_US 200     /* a busy poll()'s longest nap */
-/* Timers on the bench VM fire late: a 150 us ppoll() or clock_nanosleep()
- * under SCHED_FIFO woke 20 us late at the median, 50 us at p99 when quiet
- * and 50-65 us typically at 50k events/s. poll() sleeps until this much
- * before its deadline (the caller's batch deadline) and spins the rest. */
-#define KK_SPIN_US 70
-
 static struct kl_kafka *kk_of(struct kl_transport *t)
 {
     return (struct kl_kafka *)t;
-}
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* librdkafka calls this from its own threads, under the queue's lock,
- * when cq or pq goes from empty to non-empty. Waking poll() from there
- * made a real-time source thread preempt the thread that holds the lock
- * it needs next, and wait for it (tens to hundreds of us on a busy
- * machine): the pipe is written only while poll() sleeps armed, i.e. when
- * it has been idle; while busy it naps in short ticks instead (kk_poll). */
-static void on_queue_event(rd_kafka_t *rk, void *opaque)
-{
-    struct kl_kafka *kk = opaque;
-    ssize_t w;
-
-    (void)rk;
-    if (atomic_exchange(&kk->armed, 0)) {
-        w = write(kk->wake[1], "q", 1); /* full pipe: a wake-up is pending */
-        (void)w;
-    }
 }
 
 /* ----------------------------------------------------------------- open */
@@ -234,8 +198,8 @@ static int kk_open(const struct kl_transport_params *p,
     rd_kafka_poll_set_consumer(kk->consumer);
     kk->cq = rd_kafka_queue_get_consumer(kk->consumer);
     kk->pq = rd_kafka_queue_get_main(kk->producer);
-    rd_kafka_queue_cb_event_enable(kk->cq, on_queue_event, kk);
-    rd_kafka_queue_cb_event_enable(kk->pq, on_queue_event, kk);
+    rd_kafka_queue_cb_event_enable(kk->cq, kl_kafka_on_queue_event, kk);
+    rd_kafka_queue_cb_event_enable(kk->pq, kl_kafka_on_queue_event, kk);
     kerr = rd_kafka_subscribe(kk->consumer, topics);
     if (kerr) {
         snprintf(err, errsz, "subscribe: %s", rd_kafka_err2str(kerr));
@@ -327,66 +291,11 @@ static int consumer_error(struct kl_kafka *kk, rd_kafka_message_t *rkm,
     return KL_OK;
 }
 
-/* Sleeps until either queue has something or timeout_us passes. */
-static void wait_wake(struct kl_kafka *kk, int64_t timeout_us)
-{
-    struct pollfd pfd = {kk->wake[0], POLLIN, 0};
-    struct timespec ts;
-    char drain[64];
-
-    ts.tv_sec = timeout_us / 1000000;
-    ts.tv_nsec = (timeout_us % 1000000) * 1000;
-    if (ppoll(&pfd, 1, &ts, NULL) > 0)
-        while (read(kk->wake[0], drain, sizeof drain) > 0)
-            ;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
-/* Waits until deadline_us at most. Within KK_SPIN_US of it: spins (or
- * until wake()). Else sleeps until KK_SPIN_US before it at most: busy
- * (work found within KK_ACTIVE_US), a nap of at most KK_NAP_US, woken
- * early only by wake(); idle, armed, so that the first record or delivery
- * report wakes it at once. Returns 0 when a queue turned out non-empty
- * while arming (no sleep), else 1. */
-static int sleep_until(struct kl_kafka *kk, int64_t deadline_us)
-{
-    int64_t now = now_us(), left = deadline_us - now;
-
-    if (left <= KK_SPIN_US) {
-        while (now_us() < deadline_us && !atomic_load(&kk->woken))
-            cpu_relax();
-        return 1;
-    }
-    left -= KK_SPIN_US;
-    if (now - kk->active_us < KK_ACTIVE_US) {
-        wait_wake(kk, left < KK_NAP_US ? left : KK_NAP_US);
-        return 1;
-    }
-    atomic_store(&kk->armed, 1);
-    /* An event before the store above found us unarmed: look again. */
-    if (rd_kafka_queue_length(kk->cq) > 0 ||
-        rd_kafka_queue_length(kk->pq) > 0) {
-        atomic_store(&kk->armed, 0);
-        return 0;
-    }
-    wait_wake(kk, left);
-    atomic_store(&kk->armed, 0);
-    return 1;
-}
-
 static int kk_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
                    int64_t timeout_us, size_t *n, char *err, size_t errsz)
 {
     struct kl_kafka *kk = kk_of(t);
-    int64_t deadline = now_us() + (timeout_us > 0 ? timeout_us : 0);
+    int64_t deadline = kl_kafka_now_us() + (timeout_us > 0 ? timeout_us : 0);
     rd_kafka_message_t *rkm;
     int rc = KL_OK;
 
@@ -416,15 +325,15 @@ static int kk_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
             goto out;
         }
         if (*n > 0 || served > 0)
-            kk->active_us = now_us();
-        if (*n > 0 || now_us() >= deadline ||
+            kk->active_us = kl_kafka_now_us();
+        if (*n > 0 || kl_kafka_now_us() >= deadline ||
             atomic_exchange(&kk->woken, 0))
             break;
-        if (!sleep_until(kk, deadline))
+        if (!kl_kafka_sleep_until(kk, deadline))
             continue; /* something arrived while arming */
         /* Woken by the timeout: the caller has a batch to close now;
          * delivery reports and new input wait for its next call. */
-        if (now_us() >= deadline)
+        if (kl_kafka_now_us() >= deadline)
             break;
     }
 out:

@@ -7,6 +7,7 @@
 #   make integration integration tests only (starts a real Kafka broker)
 #   make demo        deps + build + the embedded demo (no broker needed)
 #   make stack       the compose topology natively on a real broker
+#   make compose-check  static checks of the compose stack (in make test)
 #   make bench       klabel vs Python stages side by side on a real broker
 #   make SANITIZE=address,undefined ...   sanitizer build (into build-san/)
 #   make fuzz        libFuzzer targets, 10 minutes each (fuzz-smoke: 20 s, in make test)
@@ -51,7 +52,7 @@ DATA_DIR   ?= .cache/data
 THUCNEWS   := $(DATA_DIR)/thucnews.tsv
 JIEBA_DICT := $(DATA_DIR)/jieba-dict.txt
 
-.PHONY: all deps test unit integration demo stack data clean fuzz bench-accuracy bench-explain
+.PHONY: all deps test unit integration demo stack compose-check data clean fuzz bench-accuracy bench-explain
 all: $(BUILD)/klabel $(BUILD)/libklabel.a
 
 deps:
@@ -96,6 +97,7 @@ integration: all data
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) compose-check
 	$(MAKE) fuzz-smoke
 	$(MAKE) parity FASTTEXT_PARITY=--quick
 	$(MAKE) demo
@@ -108,6 +110,12 @@ demo: deps
 stack: deps
 	$(MAKE) all data
 	KL_BIN=$(BUILD)/klabel KL_DATA_DIR=$(DATA_DIR) bash compose/stack.sh
+
+# docker-compose.yml and the Dockerfile checked without a Docker daemon
+# (compose config, the compose-spec schema, hadolint, shellcheck, and their
+# agreement with the code and compose/stack.sh; compose/check.sh). ~1 min.
+compose-check: all
+	KL_BIN=$(BUILD)/klabel bash compose/check.sh
 
 # Accuracy of `klabel train` vs fastText on 4 data sets x 3 seeds, and the
 # per-event cost of explanations (THUCNews, batch 256, 1 thread).

@@ -99,11 +99,15 @@ int kl_kafka_conf_consumer(const struct kl_config *cfg, rd_kafka_conf_t **out,
         {"client.id", "klabel-consumer"},
         /* Bound librdkafka's prefetch (default 64 MiB queued + 50 MiB a
          * fetch) so resident memory stays bounded under a flood; see
-         * docs/architecture.md, "Memory". 16 MiB + 16 MiB (4 MiB a
-         * partition): at 8 MiB + 4 MiB the fetcher stalled between
-         * fetches and capped a pass-through stage at ~90k events/s on the
-         * bench machine; this takes it to ~210k (make bench). */
-        {"queued.max.messages.kbytes", "16384"},
+         * docs/architecture.md, "Memory". Once the queue reaches either
+         * threshold, librdkafka 2.0.2 looks again only when its broker
+         * thread wakes, at the latest after 1 s (rd_kafka_max_block_ms),
+         * so the queue must hold more than a second of consumption: with
+         * the default 100,000 messages (16 MiB of bench events) the
+         * fetcher idled half of every second and capped the stage at
+         * ~190k events/s; 1,000,000 messages / 48 MiB: 245-277k. */
+        {"queued.min.messages", "1000000"},
+        {"queued.max.messages.kbytes", "49152"},
         {"fetch.max.bytes", "16777216"},
         {"max.partition.fetch.bytes", "4194304"},
         {NULL, NULL}};

@@ -69,4 +69,10 @@ int kl_model_is_fasttext(const char *path);
  * follows the rows texts touch (tensors.c). A hint: failures are ignored. */
 void kl_model_advise_rows(const struct kl_model *m);
 
+/* madvise(advice) over the pages of tensor name of a safetensors model's
+ * mapping; nothing for a model that owns its matrices or has no such
+ * tensor. A hint: failures are ignored (tensors.c). */
+void kl_model_advise_tensor(const struct kl_model *m, const char *name,
+                            int advice);
+
 #endif /* KL_ENGINE_MODEL_H */

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <cblas.h>
 
@@ -37,23 +36,6 @@
 static size_t proj_stride(size_t nl)
 {
     return (nl + PROJ_LINE - 1) / PROJ_LINE * PROJ_LINE;
-}
-
-/* Gives the kernel advice on the mapped "input" tensor of a safetensors
- * model (nothing for a matrix the model owns). A hint: errors ignored. */
-static void advise_input(const struct kl_model *m, int advice)
-{
-    const struct kl_st_tensor *t;
-    long page = sysconf(_SC_PAGESIZE);
-    uintptr_t a, b;
-
-    if (m->st.map == NULL || page <= 0 ||
-        (t = kl_safetensors_find(&m->st, "input")) == NULL ||
-        t->end == t->begin)
-        return;
-    a = (uintptr_t)t->data & ~(uintptr_t)(page - 1);
-    b = (uintptr_t)t->data + (uintptr_t)(t->end - t->begin);
-    (void)madvise((void *)a, (size_t)(b - a), advice);
 }
 
 /* Contract in engine.h. */
@@ -80,14 +62,14 @@ int kl_model_project_labels(struct kl_model *m, size_t max_bytes)
     if ((p = aligned_alloc(64, bytes)) == NULL)
         return KL_OK;
     memset(p, 0, bytes); /* the padding columns stay 0 */
-    advise_input(m, MADV_SEQUENTIAL); /* read once, in order */
+    kl_model_advise_tensor(m, "input", MADV_SEQUENTIAL); /* read once */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows,
                 (blasint)nl, (blasint)dim, 1.0f, m->input, (blasint)dim,
                 m->output, (blasint)dim, 0.0f, p, (blasint)stride);
     /* Prediction reads the input rows no more: out of resident memory,
      * back to random access for kl_model_explain(). */
-    advise_input(m, MADV_DONTNEED);
-    advise_input(m, MADV_RANDOM);
+    kl_model_advise_tensor(m, "input", MADV_DONTNEED);
+    kl_model_advise_tensor(m, "input", MADV_RANDOM);
     m->proj = p;
     m->proj_stride = stride;
     m->info.projection_bytes = bytes;

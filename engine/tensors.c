@@ -2,7 +2,8 @@
  * engine/tensors.c: the tensors of an opened model file: listed for
  * `klabel inspect` and tools (kl_model_tensor_count(), kl_model_tensor();
  * from the validated safetensors index, touching no tensor data), and the
- * access hint for the mapped input rows (kl_model_advise_rows()).
+ * access hints for mapped tensors (kl_model_advise_tensor(),
+ * kl_model_advise_rows()).
  */
 #include <stdint.h>
 #include <string.h>
@@ -39,22 +40,27 @@ int kl_model_tensor(const struct kl_model *m, size_t i,
 }
 
 /* Contract in model.h. */
+void kl_model_advise_tensor(const struct kl_model *m, const char *name,
+                            int advice)
+{
+    const struct kl_st_tensor *t;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a, b;
+
+    if (m == NULL || m->st.map == NULL || page <= 0 ||
+        (t = kl_safetensors_find(&m->st, name)) == NULL || t->end == t->begin)
+        return;
+    a = (uintptr_t)t->data & ~(uintptr_t)(page - 1);
+    b = (uintptr_t)t->data + (uintptr_t)(t->end - t->begin);
+    (void)madvise((void *)a, (size_t)(b - a), advice);
+}
+
+/* Contract in model.h. */
 void kl_model_advise_rows(const struct kl_model *m)
 {
     static const char *const rows[] = {"input", KL_QUANT_T_Q,
                                        KL_QUANT_T_CODES};
-    long page = sysconf(_SC_PAGESIZE);
 
-    if (m == NULL || m->st.map == NULL || page <= 0)
-        return;
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        const struct kl_st_tensor *t = kl_safetensors_find(&m->st, rows[i]);
-        uintptr_t a, b;
-
-        if (t == NULL || t->end == t->begin)
-            continue;
-        a = (uintptr_t)t->data & ~(uintptr_t)(page - 1);
-        b = (uintptr_t)t->data + (uintptr_t)(t->end - t->begin);
-        (void)madvise((void *)a, (size_t)(b - a), MADV_RANDOM);
-    }
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        kl_model_advise_tensor(m, rows[i], MADV_RANDOM);
 }

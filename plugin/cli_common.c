@@ -103,14 +103,17 @@ int kl_cli_open_model_input(const char *cmd, const struct kl_cli_model_args *a,
                             struct kl_model **m, FILE **in)
 {
     char err[1024];
+    int rc;
 
     if (kl_model_open(a->model, m, err, sizeof err)) {
         fprintf(stderr, "klabel %s: %s\n", cmd, err);
         return -1;
     }
     /* the stage's default budget (model.projection.max.mb) */
-    if (kl_model_project_labels(*m, (size_t)KL_CLI_PROJECTION_MAX_MB << 20)) {
-        fprintf(stderr, "klabel %s: label projections failed\n", cmd);
+    rc = kl_model_project_labels(*m, (size_t)KL_CLI_PROJECTION_MAX_MB << 20);
+    if (rc) {
+        fprintf(stderr, "klabel %s: label projections: %s\n", cmd,
+                kl_strerror(rc));
         return -1;
     }
     *in = a->input && strcmp(a->input, "-") ? fopen(a->input, "r") : stdin;

@@ -181,7 +181,8 @@ static void destroy_bounded(rd_kafka_t *consumer, int consumer_closed,
         }
         return;
     }
-    while (!atomic_load(&j->done) && kl_kafka_now_us() < deadline + DESTROY_GRACE_US) {
+    while (!atomic_load(&j->done) &&
+           kl_kafka_now_us() < deadline + DESTROY_GRACE_US) {
         struct timespec ts = {0, 5 * 1000 * 1000};
 
         nanosleep(&ts, NULL);
@@ -200,7 +201,7 @@ static void destroy_bounded(rd_kafka_t *consumer, int consumer_closed,
 int kl_kafka_close_clients(struct kl_kafka *kk, int timeout_ms, char *err,
                            size_t errsz)
 {
-    int64_t deadline = kl_kafka_now_us() + (int64_t)timeout_ms * 1000, t0 = kl_kafka_now_us();
+    int64_t t0 = kl_kafka_now_us(), deadline = t0 + (int64_t)timeout_ms * 1000;
     rd_kafka_resp_err_t kerr;
     char cerr[512];
     int rc = KL_OK, closed, i;

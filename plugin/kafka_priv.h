@@ -21,7 +21,7 @@ struct kl_kafka {
     rd_kafka_queue_t *cq;        /* consumer queue (main queue forwarded) */
     rd_kafka_queue_t *pq;        /* producer main queue: delivery reports */
     int wake[2];                 /* pipe: wake() and, while armed, the
-                                    queues' events (on_queue_event) */
+                                    queues' events (kafka_wait.c) */
     rd_kafka_topic_t **rkts;     /* (nrkts) producer handles of out_topics */
     int nrkts;
     int paused;
@@ -47,10 +47,10 @@ int64_t kl_kafka_now_us(void);
  * only when it sleeps armed (kafka_wait.c). */
 void kl_kafka_on_queue_event(rd_kafka_t *rk, void *opaque);
 
-/* poll()'s wait, from kk's own thread: until deadline_us at most, or
- * wake(), or (idle) a queue event; records active_us decides busy or idle.
- * Returns 0 when a queue was found non-empty instead of sleeping, else 1
- * (kafka_wait.c). */
+/* poll()'s wait, from poll()'s thread: until deadline_us at most, or
+ * wake(), or (when idle) a queue event; kk->active_us tells busy from
+ * idle. Returns 0 when a queue was found non-empty instead of sleeping,
+ * else 1 (kafka_wait.c). */
 int kl_kafka_sleep_until(struct kl_kafka *kk, int64_t deadline_us);
 
 /* Flushes, commits, leaves the group and destroys kk's clients and queues

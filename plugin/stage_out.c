@@ -4,8 +4,8 @@
  * token; delivery reports come back here, on whichever thread served them,
  * and mark the input offset done (under s->mu); the partitions' new low
  * watermarks are stored after each call that served reports
- * (kl_stage_store_offsets), one store per partition for a burst. A failed delivery marks the stage failed (its offset is
- * never stored). Also the rebalance hooks that keep the offset tracker in
+ * (kl_stage_store_offsets), one store per partition for a burst. A failed
+ * delivery marks the stage failed (its offset is never stored). Also the rebalance hooks that keep the offset tracker in
  * step with the assignment.
  */
 #include <inttypes.h>
@@ -55,7 +55,7 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
 {
     struct kl_stage *s = ud;
     struct kl_inflight *inf = d->token;
-    int64_t next, t = kl_stage_now_us();
+    int64_t t = kl_stage_now_us();
     int rc;
 
     atomic_fetch_sub(&s->inflight, 1);
@@ -88,7 +88,7 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
     /* An advanced watermark is stored by kl_stage_store_offsets(), once
      * per partition for the whole burst of reports. */
     rc = kl_offsets_done(s->offsets, inf->topic, inf->partition, inf->offset,
-                         &next);
+                         NULL);
     if (rc < 0) {
         /* The partition was revoked since: its next owner re-reads it. */
         KL_LOG(KL_LOG_DEBUG, COMP, "delivered %s[%d]@%lld: not tracked",

@@ -8,20 +8,18 @@
  * and message destroy are thread-safe). poll() sleeps on one pipe with
  * microsecond timeouts: wake() writes to it, and so do both queues'
  * events when poll() has been idle; while busy, poll() naps in short
- * ticks; the last stretch before its deadline is spun (kafka_wait.c). A result takes over its input's
- * header list (rd_kafka_message_detach_headers) instead of copying it.
- * librdkafka's log lines go
- * through KL_LOG; a fatal error (error_cb with RD_KAFKA_RESP_ERR__FATAL)
+ * ticks; the last stretch before its deadline is spun (kafka_wait.c). A
+ * result takes over its input's header list
+ * (rd_kafka_message_detach_headers) instead of copying it. librdkafka's
+ * log lines go through KL_LOG; a fatal error (error_cb with RD_KAFKA_RESP_ERR__FATAL)
  * makes every later call fail so the stage ends with a non-zero exit.
  * close() is bounded even with the broker gone (kafka_close.c). The
  * clients' callbacks are in kafka_client.c.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -295,10 +293,11 @@ static int kk_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
                    int64_t timeout_us, size_t *n, char *err, size_t errsz)
 {
     struct kl_kafka *kk = kk_of(t);
-    int64_t deadline = kl_kafka_now_us() + (timeout_us > 0 ? timeout_us : 0);
+    int64_t now = kl_kafka_now_us(), deadline;
     rd_kafka_message_t *rkm;
     int rc = KL_OK;
 
+    deadline = now + (timeout_us > 0 ? timeout_us : 0);
     *n = 0;
     for (;;) {
         int served = rd_kafka_poll(kk->producer, 0);
@@ -324,10 +323,10 @@ static int kk_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
             rc = fatal_rc(kk, err, errsz);
             goto out;
         }
+        now = kl_kafka_now_us();
         if (*n > 0 || served > 0)
-            kk->active_us = kl_kafka_now_us();
-        if (*n > 0 || kl_kafka_now_us() >= deadline ||
-            atomic_exchange(&kk->woken, 0))
+            kk->active_us = now;
+        if (*n > 0 || now >= deadline || atomic_exchange(&kk->woken, 0))
             break;
         if (!kl_kafka_sleep_until(kk, deadline))
             continue; /* something arrived while arming */

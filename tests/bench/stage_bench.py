@@ -13,7 +13,10 @@ For each system:
               stage, read every result back (klbench collect): throughput
               between the first and the last result, and the stage
               process's user+sys CPU seconds over that window per million
-              events (capped at --sat-cap s of results);
+              events (capped at --sat-cap s of results). No system stamps
+              latency headers here (klabel loads no kl_trace_ic.so, the
+              Python stages run without --trace): the stamps are the
+              benchmark's instruments, not the stage's own cost;
   rates       new topics, the stage started and warmed up, then each
               offered rate (klbench gen, paced) for --rate-seconds:
               consume-to-produce (the stage's bench.c_us -> bench.p_us
@@ -106,7 +109,7 @@ class Bench:
 
     # ------------------------------------------------------------ systems
 
-    def klabel_conf(self, name, tin, tout, group, passthrough, metrics_port):
+    def klabel_conf(self, name, tin, tout, group, passthrough, metrics_port, trace):
         conf = {
             "kafka.bootstrap.servers": self.bs,
             "input.topics": tin,
@@ -118,8 +121,9 @@ class Bench:
             "batch.max.size": str(self.a.batch),
             "batch.max.delay.us": str(self.a.delay_us),
             "log.level": "info",
-            "kafka.plugin.library.paths": self.a.trace_ic,
         }
+        if trace:
+            conf["kafka.plugin.library.paths"] = self.a.trace_ic
         if "workers" in self.keys:
             conf["workers"] = str(self.a.workers)
         if passthrough:
@@ -134,12 +138,14 @@ class Bench:
             f.writelines(f"{k}={v}\n" for k, v in conf.items())
         return path, conf
 
-    def start_system(self, key, kind, name, tin, tout, group):
-        """Starts system key on tin -> tout; returns (Proc, metrics_port)."""
+    def start_system(self, key, kind, name, tin, tout, group, trace=True):
+        """Starts system key on tin -> tout; returns (Proc, metrics_port).
+        trace: stamp bench.c_us / bench.p_us into every result (the
+        latency phases need them; saturation runs go without)."""
         log = os.path.join(self.work, name + ".log")
         if kind == "klabel":
             port = sp.free_port() if "metrics.port" in self.keys else None
-            path, conf = self.klabel_conf(name, tin, tout, group, key == "a", port)
+            path, conf = self.klabel_conf(name, tin, tout, group, key == "a", port, trace)
             self.klabel_settings = {k: v for k, v in conf.items()
                                     if k not in ("kafka.bootstrap.servers", "input.topics", "output.topic",
                                                  "dlq.topic", "group.id", "model.path", "metrics.port",
@@ -148,7 +154,7 @@ class Bench:
         py = [sys.executable, os.path.join(HERE, "peers",
                                            "ck_fasttext.py" if kind == "ck" else "quix_fasttext.py"),
               "--bootstrap", self.bs, "--input", tin, "--output", tout, "--group", group,
-              "--model", self.model["bin"], "--trace"]
+              "--model", self.model["bin"]] + (["--trace"] if trace else [])
         if kind == "ck":
             py += ["--dlq", tout + "-dlq", "--batch", str(self.a.batch), "--timeout-ms", "1"]
         else:
@@ -171,7 +177,8 @@ class Bench:
         col = sp.Collector(self.a.klbench, self.bs, tout, os.path.join(self.work, name + ".bin"),
                            os.path.join(self.work, name + "-collect.log"))
         t_start = sp.now_us()
-        proc, port = self.start_system(key, kind, name, tin, tout, f"b{self.run_id}-{key}-sat{rnd}")
+        proc, port = self.start_system(key, kind, name, tin, tout, f"b{self.run_id}-{key}-sat{rnd}",
+                                       trace=False)
         sampler = sp.CpuSampler({"stage": proc.pid, "broker": self.broker_pid, "collector": col.pid,
                                  "driver": os.getpid()})
         sampler.start()

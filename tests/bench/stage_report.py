@@ -398,7 +398,10 @@ def markdown(res, rates, plot_rel):
     L += ["### Saturation", "",
          "The input topic is pre-loaded, then the stage starts; throughput = results per "
          "second between the first and the last result read back; CPU = the stage process's "
-         "user + sys seconds (/proc/PID/stat, all threads) over that window. Each system "
+         "user + sys seconds (/proc/PID/stat, all threads) over that window. No system carries "
+         "the latency stamps of the rate phases here (klabel without kl_trace_ic.so, the Python "
+         "stages without --trace): they are the benchmark's instruments, not the stage's cost. "
+         "Each system "
          f"ran {res['config'].get('sat_rounds', 1)} time(s) (later rounds after all other phases); "
          "the round with the highest throughput is shown, every round is in results.json.", "",
          "| system | events | throughput (events/s) | vs (a) | CPU s per 1M events | CPU vs (b) | stage cores |",

@@ -39,7 +39,8 @@ int kl_dict_init(struct kl_dict *d, const char *vocab, size_t vocab_len,
         rc = KL_ENOMEM;
         goto out;
     }
-    memset(d->slot, 0xff, size * sizeof *d->slot); /* all -1 */
+    for (size_t s = 0; s < size; s++)
+        d->slot[s] = (struct kl_dict_slot){0, -1};
     for (int32_t i = 0; i < nwords; i++) {
         const char *w = vocab + pos;
         const char *nul = memchr(w, '\0', vocab_len - pos);
@@ -63,9 +64,10 @@ int kl_dict_init(struct kl_dict *d, const char *vocab, size_t vocab_len,
                               (int)(n > 64 ? 64 : n), w);
             goto out;
         }
-        for (s = d->hash[i] & d->mask; d->slot[s] >= 0; s = (s + 1) & d->mask)
+        for (s = d->hash[i] & d->mask; d->slot[s].id >= 0;
+             s = (s + 1) & d->mask)
             ;
-        d->slot[s] = i;
+        d->slot[s] = (struct kl_dict_slot){d->hash[i], i};
         pos += n + 1;
         if (pos == vocab_len && i + 1 < nwords) {
             rc = kl_error_set(err, errsz, KL_EFORMAT,
@@ -105,19 +107,30 @@ void kl_dict_fini(struct kl_dict *d)
     d->pruned = 0;
 }
 
-/* Contract in dict.h. Linear probing; words are compared byte for byte. */
+/* Contract in dict.h. */
+void kl_dict_set_bucket(struct kl_dict *d, int32_t bucket)
+{
+    d->bucket = bucket;
+    if (bucket > 0)
+        kl_fastmod_init(&d->bucket_mod, (uint32_t)bucket);
+    else
+        d->bucket_mod.d = 0;
+}
+
+/* Contract in dict.h. Linear probing; a slot whose hash matches has its
+ * word compared byte for byte (length first: off[] ends each word). */
 int32_t kl_dict_find(const struct kl_dict *d, const char *w, size_t n,
                      uint32_t h)
 {
     if (d->slot == NULL)
         return -1;
     for (size_t s = h & d->mask;; s = (s + 1) & d->mask) {
-        int32_t id = d->slot[s];
-        if (id < 0)
+        struct kl_dict_slot e = d->slot[s];
+
+        if (e.id < 0)
             return -1;
-        if (d->hash[id] == h && d->off[id] + n < d->vocab_len &&
-            d->vocab[d->off[id] + n] == '\0' &&
-            memcmp(d->vocab + d->off[id], w, n) == 0)
-            return id;
+        if (e.h == h && d->off[e.id + 1] - d->off[e.id] == n + 1 &&
+            memcmp(d->vocab + d->off[e.id], w, n) == 0)
+            return e.id;
     }
 }

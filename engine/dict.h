@@ -11,6 +11,14 @@
 #include <stdint.h>
 
 #include "klabel/engine.h"
+#include "fastmod.h"
+
+/* One cell of the vocabulary's open-addressing table: the word's hash
+ * beside its id, so that a probe reads one cache line, not three. */
+struct kl_dict_slot {
+    uint32_t h;
+    int32_t id; /* -1: empty */
+};
 
 struct kl_dict {
     const char *vocab;   /* (vocab_len) nwords NUL-terminated words in id
@@ -19,10 +27,12 @@ struct kl_dict {
     size_t vocab_len;
     uint64_t *off;       /* (nwords + 1) word i is vocab[off[i] .. off[i+1]-1) */
     uint32_t *hash;      /* (nwords) kl_hash_fnv1a() of word i */
-    int32_t *slot;       /* (mask + 1) word id or -1: open addressing on hash */
+    struct kl_dict_slot *slot; /* (mask + 1) linear probing on the hash */
     size_t mask;
     int32_t nwords;      /* vocabulary rows: ids [0, nwords) */
     int32_t bucket;      /* hashed rows: ids [nwords, nwords + bucket) */
+    struct kl_fastmod bucket_mod; /* h mod bucket without a division, when
+                                     kl_dict_set_bucket() set bucket */
     int32_t word_ngrams; /* 1 = unigrams only */
     int32_t minn, maxn;  /* char n-gram lengths in characters; maxn 0 = none */
     struct kl_tok_opts tok;
@@ -43,6 +53,10 @@ struct kl_dict {
  * success d owns its index: free with kl_dict_fini(). */
 int kl_dict_init(struct kl_dict *d, const char *vocab, size_t vocab_len,
                  int32_t nwords, char *err, size_t errsz);
+
+/* Sets d->bucket and the constants that take hashes modulo it without a
+ * division (featurizing falls back to `%` when bucket was set directly). */
+void kl_dict_set_bucket(struct kl_dict *d, int32_t bucket);
 
 /* Frees d's index (not the borrowed vocab); d may be zeroed or inited. */
 void kl_dict_fini(struct kl_dict *d);

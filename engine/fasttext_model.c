@@ -64,7 +64,7 @@ int kl_model_load_extras(struct kl_model *m, const char *path, char *err,
             return kl_error_set(err, errsz, KL_EFORMAT,
                                 "%s: tensor 'pruneidx' must be I32 of shape "
                                 "(pairs, 2)", path);
-        m->dict.bucket = m->meta.bucket;
+        kl_dict_set_bucket(&m->dict, m->meta.bucket);
         rc = kl_dict_set_prune(&m->dict, t->data, (size_t)t->shape[0], why,
                                sizeof why);
         if (rc != KL_OK)
@@ -257,7 +257,7 @@ static int ft_adopt(struct kl_model *m, struct kl_fasttext *ft,
     if (rc != KL_OK)
         return kl_error_set(err, errsz, rc, "%s: %s", path,
                             why[0] ? why : kl_strerror(rc));
-    m->dict.bucket = m->meta.bucket;
+    kl_dict_set_bucket(&m->dict, m->meta.bucket);
     if (ft->pruneidx_size >= 0 &&
         (rc = kl_dict_set_prune(&m->dict, ft->pruneidx,
                                 (size_t)ft->pruneidx_size, why,

@@ -83,6 +83,22 @@ static inline int push_hash(const struct kl_dict *d, struct kl_features *f,
     return push_id(f, d->nwords + h, origin);
 }
 
+/* h mod bucket (d->bucket > 0): by multiplication when kl_dict_set_bucket()
+ * prepared it, else by division. */
+static inline uint32_t bucket_of32(const struct kl_dict *d, uint32_t h)
+{
+    if (d->bucket_mod.d == (uint32_t)d->bucket)
+        return kl_fastmod_u32(&d->bucket_mod, h);
+    return h % (uint32_t)d->bucket;
+}
+
+static inline uint64_t bucket_of64(const struct kl_dict *d, uint64_t h)
+{
+    if (d->bucket_mod.d == (uint32_t)d->bucket)
+        return kl_fastmod_u64(&d->bucket_mod, h);
+    return h % (uint64_t)d->bucket;
+}
+
 /* Byte p of the virtual word "<" + t[0..n) + ">". */
 #define WORD_BYTE(t, n, p)                                                 \
     ((p) == 0 ? (unsigned char)'<'                                         \
@@ -112,8 +128,7 @@ static int push_subwords(const struct kl_dict *d, const char *t, size_t n,
                 j++;
             }
             if (k >= d->minn && !(k == 1 && (i == 0 || j == wlen))) {
-                rc = push_hash(d, f, (int32_t)(h % (uint32_t)d->bucket),
-                               origin);
+                rc = push_hash(d, f, (int32_t)bucket_of32(d, h), origin);
                 if (rc != KL_OK)
                     return rc;
             }
@@ -132,7 +147,7 @@ static int push_word_ngrams(const struct kl_dict *d, const int32_t *hashes,
         for (size_t j = i + 1; j < nh && j < i + (size_t)d->word_ngrams; j++) {
             int rc;
             h = h * 116049371u + (uint64_t)(int64_t)hashes[j];
-            rc = push_hash(d, f, (int32_t)(h % (uint64_t)d->bucket),
+            rc = push_hash(d, f, (int32_t)bucket_of64(d, h),
                            (uint32_t)i << 5 | (uint32_t)(j - i));
             if (rc != KL_OK)
                 return rc;

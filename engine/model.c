@@ -100,7 +100,7 @@ void kl_model_fill_info(struct kl_model *m)
     i->label_counts = m->meta.label_counts;
     if (i->file_format == NULL)
         i->file_format = "safetensors";
-    m->dict.bucket = m->meta.bucket;
+    kl_dict_set_bucket(&m->dict, m->meta.bucket);
     m->dict.word_ngrams = m->meta.word_ngrams;
     m->dict.minn = m->meta.minn;
     m->dict.maxn = m->meta.maxn;

@@ -48,14 +48,12 @@ void kl_tokens_fini(struct kl_tokens *tok)
     kl_tokens_init(tok);
 }
 
-/* Makes room for one more token entry. */
-static int tokens_reserve_one(struct kl_tokens *tok)
+/* Grows the token entries by at least one. */
+static int tokens_grow(struct kl_tokens *tok)
 {
     size_t cap_off, cap_len;
     int rc;
 
-    if (tok->n < tok->cap)
-        return KL_OK;
     cap_off = cap_len = tok->cap;
     rc = kl_grow((void **)&tok->off, &cap_off, tok->n + 1, sizeof *tok->off,
                  64);
@@ -68,8 +66,14 @@ static int tokens_reserve_one(struct kl_tokens *tok)
     return KL_OK;
 }
 
+/* Makes room for one more token entry. */
+static inline int tokens_reserve_one(struct kl_tokens *tok)
+{
+    return tok->n < tok->cap ? KL_OK : tokens_grow(tok);
+}
+
 /* Appends a token that already sits at buf[start .. buf_len). */
-static int tokens_close(struct kl_tokens *tok, size_t start)
+static inline int tokens_close(struct kl_tokens *tok, size_t start)
 {
     int rc = tokens_reserve_one(tok);
 
@@ -349,6 +353,35 @@ int kl_tokenize_cp_class_check(void)
     return -1;
 }
 
+/* Writes code point c (a scalar value: normalization yields no other) as
+ * UTF-8 at out; returns its length. utf8proc_encode_char, inlined. */
+static inline size_t put_utf8(int32_t c, char *out)
+{
+    unsigned char *o = (unsigned char *)out;
+    uint32_t u = (uint32_t)c;
+
+    if (u < 0x80) {
+        o[0] = (unsigned char)u;
+        return 1;
+    }
+    if (u < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (u >> 6));
+        o[1] = (unsigned char)(0x80 | (u & 0x3F));
+        return 2;
+    }
+    if (u < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (u >> 12));
+        o[1] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (u & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | (u >> 18));
+    o[1] = (unsigned char)(0x80 | ((u >> 12) & 0x3F));
+    o[2] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
+    o[3] = (unsigned char)(0x80 | (u & 0x3F));
+    return 4;
+}
+
 /* With a segmenter (seg != NULL), a run of CJK characters is collected
  * in tok->buf from run_start on and split into words when it ends. */
 static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
@@ -391,10 +424,20 @@ static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
         int32_t c = tok->cp[i];
         int sep, cjk;
 
-        if (cp_is_ignored(c, in_word))
-            continue;
-        sep = cp_is_separator(c);
-        cjk = !sep && cp_is_cjk(c);
+        if (c >= 0 && c < 0x10000) { /* one look-up: cp_is_* inlined */
+            unsigned cls = cp_class[c];
+
+            if ((c >= 0xFE00 && c <= 0xFE0F) ||
+                (!in_word && (cls & CLS_MARK) != 0))
+                continue;
+            sep = (cls & CLS_SEP) != 0;
+            cjk = !sep && (cls & CLS_CJK) != 0;
+        } else {
+            if (cp_is_ignored(c, in_word))
+                continue;
+            sep = cp_is_separator(c);
+            cjk = !sep && cp_is_cjk(c);
+        }
 
         if (run_start != SIZE_MAX && !cjk) {
             if ((rc = kl_segmenter_split(seg, tok, run_start, max)) != KL_OK)
@@ -415,16 +458,14 @@ static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
         if (cjk && seg != NULL) {
             if (run_start == SIZE_MAX)
                 run_start = tok->buf_len;
-            tok->buf_len += (size_t)utf8proc_encode_char(
-                c, (utf8proc_uint8_t *)tok->buf + tok->buf_len);
+            tok->buf_len += put_utf8(c, tok->buf + tok->buf_len);
             continue;
         }
         if (!in_word) {
             start = tok->buf_len;
             in_word = 1;
         }
-        tok->buf_len += (size_t)utf8proc_encode_char(
-            c, (utf8proc_uint8_t *)tok->buf + tok->buf_len);
+        tok->buf_len += put_utf8(c, tok->buf + tok->buf_len);
         if (cjk) {
             in_word = 0;
             if ((rc = tokens_close(tok, start)) != KL_OK)

@@ -243,7 +243,7 @@ static int featurize_all(struct loader *ld, struct kl_train_data *td,
     rc = kl_dict_init(&d, td->vocab, td->vocab_len, td->nwords, NULL, 0);
     if (rc != KL_OK)
         return rc;
-    d.bucket = ld->o->bucket;
+    kl_dict_set_bucket(&d, ld->o->bucket);
     d.word_ngrams = ld->o->word_ngrams;
     d.minn = ld->o->minn;
     d.maxn = ld->o->maxn;

@@ -138,7 +138,7 @@ int kl_valid_load(struct kl_valid *v, const struct kl_train_data *td,
     rc = kl_dict_init(&L.d, td->vocab, td->vocab_len, td->nwords, NULL, 0);
     if (rc != KL_OK)
         goto out;
-    L.d.bucket = o->bucket;
+    kl_dict_set_bucket(&L.d, o->bucket);
     L.d.word_ngrams = o->word_ngrams;
     L.d.minn = o->minn;
     L.d.maxn = o->maxn;

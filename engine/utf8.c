@@ -45,7 +45,11 @@ static size_t utf8_seq_len(const unsigned char *p, size_t n)
     return need;
 }
 
-/* Contract in engine.h. Reads s[0..len); allocates nothing. */
+/* Contract in engine.h. Reads s[0..len); allocates nothing. Two fast
+ * paths before the general check: ASCII runs 16 bytes at a time, and the
+ * 3-byte form of most of the BMP (CJK among it), lead E1..EC or EE..EF,
+ * which any two continuation bytes complete (E0 and ED restrict their
+ * second byte and take the general path). */
 int kl_utf8_validate(const char *s, size_t len, size_t *bad_off)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -54,17 +58,28 @@ int kl_utf8_validate(const char *s, size_t len, size_t *bad_off)
     if (len > 0 && s == NULL)
         return KL_EINVAL;
     while (i < len) {
-        /* ASCII fast path, 8 bytes at a time */
-        while (i + 8 <= len) {
-            uint64_t w;
-            memcpy(&w, p + i, 8);
-            if (w & UINT64_C(0x8080808080808080))
-                break;
-            i += 8;
+        unsigned char c = p[i];
+        size_t k;
+
+        if (c < 0x80) {
+            i++;
+            while (i + 16 <= len) {
+                uint64_t a, b;
+
+                memcpy(&a, p + i, 8);
+                memcpy(&b, p + i + 8, 8);
+                if ((a | b) & UINT64_C(0x8080808080808080))
+                    break;
+                i += 16;
+            }
+            continue;
         }
-        if (i >= len)
-            break;
-        size_t k = utf8_seq_len(p + i, len - i);
+        if ((unsigned char)(c - 0xE1) < 0x0F && c != 0xED && i + 3 <= len &&
+            (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80) {
+            i += 3;
+            continue;
+        }
+        k = utf8_seq_len(p + i, len - i);
         if (k == 0) {
             if (bad_off)
                 *bad_off = i;

@@ -72,6 +72,103 @@ Test(utf8, rejects_truncated_and_stray)
     expect_bad(S("\xE4\xB8\x28"), 0);
 }
 
+/* Unicode's Table 3-7 spelled out, one sequence at a time: the reference
+ * the fast paths of kl_utf8_validate are checked against. Returns the
+ * length of the well-formed sequence at p[0..n), or 0. */
+static size_t ref_seq(const unsigned char *p, size_t n)
+{
+    static const struct { unsigned char lo0, hi0, lo1, hi1; size_t len; } t[] = {
+        {0x00, 0x7F, 0, 0, 1},       {0xC2, 0xDF, 0x80, 0xBF, 2},
+        {0xE0, 0xE0, 0xA0, 0xBF, 3}, {0xE1, 0xEC, 0x80, 0xBF, 3},
+        {0xED, 0xED, 0x80, 0x9F, 3}, {0xEE, 0xEF, 0x80, 0xBF, 3},
+        {0xF0, 0xF0, 0x90, 0xBF, 4}, {0xF1, 0xF3, 0x80, 0xBF, 4},
+        {0xF4, 0xF4, 0x80, 0x8F, 4}};
+
+    for (size_t r = 0; r < sizeof t / sizeof t[0]; r++) {
+        if (p[0] < t[r].lo0 || p[0] > t[r].hi0)
+            continue;
+        if (n < t[r].len)
+            return 0;
+        if (t[r].len > 1 && (p[1] < t[r].lo1 || p[1] > t[r].hi1))
+            return 0;
+        for (size_t i = 2; i < t[r].len; i++)
+            if (p[i] < 0x80 || p[i] > 0xBF)
+                return 0;
+        return t[r].len;
+    }
+    return 0;
+}
+
+/* Offset of the first ill-formed sequence of s[0..n) by ref_seq, or n. */
+static size_t ref_first_bad(const unsigned char *s, size_t n)
+{
+    size_t i = 0, k;
+
+    while (i < n && (k = ref_seq(s + i, n - i)) > 0)
+        i += k;
+    return i;
+}
+
+/* Every 1-, 2- and 3-byte string, each behind 0, 1 and 17 ASCII bytes (so
+ * that it starts inside, at the end of and after the 16-byte ASCII run):
+ * accepted exactly when Table 3-7 accepts it, refused at the same offset. */
+Test(utf8, agrees_with_table_3_7_on_every_short_string)
+{
+    unsigned char buf[32];
+    static const size_t pads[] = {0, 1, 17};
+    size_t wrong = 0;
+
+    for (size_t pi = 0; pi < 3; pi++) {
+        size_t pad = pads[pi];
+
+        memset(buf, 'a', pad);
+        for (uint32_t v = 0; v < (1u << 24); v++) {
+            size_t n = v < 256 ? 1 : v < 65536 ? 2 : 3, bad = (size_t)-1;
+            int rc;
+
+            for (size_t i = 0; i < n; i++)
+                buf[pad + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+            rc = kl_utf8_validate((const char *)buf, pad + n, &bad);
+            size_t want = ref_first_bad(buf, pad + n);
+            if ((want == pad + n) != (rc == KL_OK) || (rc != KL_OK && bad != want))
+                wrong++;
+        }
+    }
+    cr_expect_eq(wrong, 0, "%zu strings judged unlike Table 3-7", wrong);
+}
+
+/* Random mixes of ASCII, 2-, 3- and 4-byte characters with one byte
+ * flipped now and then, long enough for the fast paths to interleave. */
+Test(utf8, agrees_with_table_3_7_on_random_text)
+{
+    static const char *const pieces[] = {"a", "bc", "0123456789abcdef", "\xC3\xA9",
+                                         "\xE4\xB8\xAD", "\xEF\xBF\xBD", "\xED\x9F\xBF",
+                                         "\xE0\xA0\x80", "\xF0\x9F\x98\x80", "\xF4\x8F\xBF\xBF"};
+    unsigned char buf[256];
+    uint32_t x = 12345;
+    size_t wrong = 0;
+
+    for (int round = 0; round < 200000; round++) {
+        size_t n = 0, bad = (size_t)-1, want;
+        int rc;
+
+        while (n < 200) {
+            x = x * 1103515245u + 12345u;
+            const char *pc = pieces[(x >> 16) % 10];
+            memcpy(buf + n, pc, strlen(pc));
+            n += strlen(pc);
+        }
+        x = x * 1103515245u + 12345u;
+        if ((x >> 16) % 2)
+            buf[(x >> 8) % n] = (unsigned char)(x >> 24);
+        rc = kl_utf8_validate((const char *)buf, n, &bad);
+        want = ref_first_bad(buf, n);
+        if ((want == n) != (rc == KL_OK) || (rc != KL_OK && bad != want))
+            wrong++;
+    }
+    cr_expect_eq(wrong, 0, "%zu texts judged unlike Table 3-7", wrong);
+}
+
 /* --------------------------------------------------------- tokenizer */
 
 static struct kl_tokens tok;

@@ -60,8 +60,8 @@ static int buf_reserve(struct kl_buf *b, size_t extra)
     return 0;
 }
 
-/* Appends n bytes of p. Returns 0 or KL_ENOMEM (b unchanged). */
-int kl_buf_append(struct kl_buf *b, const void *p, size_t n)
+/* Contract in buf.h. */
+int kl_buf_append_grow(struct kl_buf *b, const void *p, size_t n)
 {
     if (buf_reserve(b, n) != 0)
         return KL_ENOMEM;
@@ -153,6 +153,20 @@ int kl_buf_json_str(struct kl_buf *b, const char *s, size_t n)
     size_t old = b->len, i = 0;
     int rc;
 
+    /* Printable ASCII with nothing to escape (labels, ids, topics): one
+     * copy, no UTF-8 check. */
+    while (i < n && u[i] >= 0x20 && u[i] < 0x7F && u[i] != '"' && u[i] != '\\')
+        i++;
+    if (i == n && n + 2 < b->cap - b->len) {
+        b->data[b->len] = '"';
+        if (n)
+            memcpy(b->data + b->len + 1, s, n);
+        b->data[b->len + 1 + n] = '"';
+        b->len += n + 2;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    i = 0;
     if ((rc = kl_buf_append(b, "\"", 1)) != 0)
         goto out;
     while (i < n) {

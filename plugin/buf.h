@@ -6,6 +6,7 @@
 #define KL_PLUGIN_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct kl_buf {
     char *data;   /* (cap) bytes, data[len] == '\0' after every append */
@@ -15,7 +16,22 @@ struct kl_buf {
 void kl_buf_init(struct kl_buf *b);
 void kl_buf_fini(struct kl_buf *b);
 void kl_buf_reset(struct kl_buf *b);                 /* len = 0, keeps memory */
-int kl_buf_append(struct kl_buf *b, const void *p, size_t n); /* 0 or KL_ENOMEM */
+/* kl_buf_append() when the bytes do not fit: grows b first. */
+int kl_buf_append_grow(struct kl_buf *b, const void *p, size_t n);
+
+/* Appends n bytes of p. Returns 0 or KL_ENOMEM (b unchanged). Inline: the
+ * encoders append a few bytes at a time, per event. */
+static inline int kl_buf_append(struct kl_buf *b, const void *p, size_t n)
+{
+    if (n >= b->cap - b->len) /* also when nothing is allocated yet */
+        return kl_buf_append_grow(b, p, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 int kl_buf_printf(struct kl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends s[0..n) as a JSON string literal (quotes included): '"', '\\' and

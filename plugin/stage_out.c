@@ -207,14 +207,14 @@ static int produce_one(struct kl_stage *s, const struct kl_msg *m,
 }
 
 int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
-                         struct kl_batch *b, size_t i, char *err,
-                         size_t errsz)
+                         struct kl_batch *b, size_t i, uint64_t *t_ns,
+                         char *err, size_t errsz)
 {
     const struct kl_msg *m = &b->msgs[i];
     const struct kl_event *ev = &b->ev[i];
     struct kl_source src = {m->topic, m->partition, m->offset};
     struct kl_out_msg om;
-    uint64_t t0 = kl_now_ns(), t1, t2;
+    uint64_t t0 = *t_ns, t1, t2;
     int rc;
 
     rc = kl_stage_encode_result(s, w, b, i, &src);
@@ -237,6 +237,7 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     rc = produce_one(s, m, b->t_poll_us[i], ev->ts_ms >= 0 ? ev->ts_ms : m->ts_ms,
                      &om, NULL, err, errsz);
     t2 = kl_now_ns();
+    *t_ns = t2;
     b->t_prod_us[i] = (int64_t)(t2 / 1000);
     w->acc_produce_ns += t2 - t1;
     return rc;

@@ -162,11 +162,13 @@ int kl_stage_emit_dead_letter(struct kl_stage *s, const struct kl_msg *msg,
                               int64_t t_poll_us, const char *cls,
                               const char *reason, char *err, size_t errsz);
 
-/* Encodes and produces the result of item i of batch b (worker w). Returns
- * 0 or a negative code with a reason in err. */
+/* Encodes and produces the result of item i of batch b (worker w).
+ * *t_ns: kl_now_ns() when the work began (the previous result's end, one
+ * clock read less per result); set to when it ended. Returns 0 or a
+ * negative code with a reason in err. */
 int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
-                         struct kl_batch *b, size_t i, char *err,
-                         size_t errsz);
+                         struct kl_batch *b, size_t i, uint64_t *t_ns,
+                         char *err, size_t errsz);
 
 /* The source thread's loop (stage_src.c): returns when stop is asked, the
  * input ends, the stage failed, or on a fatal error (then a negative code

@@ -36,13 +36,14 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b)
 {
     struct kl_stage *s = w->s;
     char err[512];
+    uint64_t t = kl_now_ns();
     size_t i;
     int rc;
 
     for (i = 0; i < b->n; i++) {
         if (atomic_load_explicit(&s->abort, memory_order_relaxed))
             break;
-        rc = kl_stage_emit_result(s, w, b, i, err, sizeof err);
+        rc = kl_stage_emit_result(s, w, b, i, &t, err, sizeof err);
         if (rc) {
             KL_LOG(KL_LOG_ERR, COMP, "worker %d: %s", w->id, err);
             kl_stage_fail(s, "worker %d: %s", w->id, err);

@@ -93,3 +93,26 @@ Test(buf, json_every_byte_round_trips)
     cr_expect_eq(memcmp(j->valuestring, all + 1, 127), 0);
     cJSON_Delete(j);
 }
+
+/* Plain ASCII takes a one-copy path when it fits: at every fill level
+ * around the growth boundaries the bytes, length and terminator are those
+ * of the general path. */
+Test(buf, json_ascii_at_every_fill_level)
+{
+    char want[512];
+
+    for (size_t fill = 0; fill < 300; fill++) {
+        struct kl_buf c;
+
+        kl_buf_init(&c);
+        memset(want, 'x', fill);
+        memcpy(want + fill, "\"sports\"", 9);
+        for (size_t i = 0; i < fill; i++)
+            cr_assert_eq(kl_buf_append(&c, "x", 1), 0);
+        cr_assert_eq(kl_buf_json_str(&c, "sports", 6), 0);
+        cr_expect_eq(c.len, fill + 8, "fill %zu: len %zu", fill, c.len);
+        cr_expect_str_eq(c.data, want, "fill %zu", fill);
+        cr_expect(c.cap > c.len, "fill %zu: no room for the NUL", fill);
+        kl_buf_fini(&c);
+    }
+}

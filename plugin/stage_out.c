@@ -51,6 +51,19 @@ void kl_stage_fail(struct kl_stage *s, const char *fmt, ...)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* This thread's change of the klabel_inflight gauge not yet published:
+ * one atomic update per batch or burst of reports instead of one per
+ * record (kl_stage_flush_inflight_metric()). */
+static _Thread_local int64_t tl_inflight_delta;
+
+void kl_stage_flush_inflight_metric(void)
+{
+    if (tl_inflight_delta != 0) {
+        kl_metrics_add_inflight(tl_inflight_delta);
+        tl_inflight_delta = 0;
+    }
+}
+
 void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
 {
     struct kl_stage *s = ud;
@@ -59,7 +72,7 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
     int rc;
 
     atomic_fetch_sub(&s->inflight, 1);
-    kl_metrics_add_inflight(-1);
+    tl_inflight_delta--;
     pthread_mutex_lock(&s->mu);
     s->dlv_st.last_done_us = t;
     if (d->rc) {
@@ -128,6 +141,7 @@ static void store_offsets_locked(struct kl_stage *s)
 
 void kl_stage_store_offsets(struct kl_stage *s)
 {
+    kl_stage_flush_inflight_metric(); /* the reports' share, too */
     pthread_mutex_lock(&s->mu);
     store_offsets_locked(s);
     pthread_mutex_unlock(&s->mu);
@@ -175,16 +189,19 @@ const char *kl_stage_intern(struct kl_stage *s, const char *topic)
 }
 
 /* Hands one record for input msg (topic interned) to the transport with a
- * fresh in-flight token. */
+ * fresh in-flight token. counted: s->inflight already holds it (a batch
+ * counts its results at once); a failed hand-over takes it back. */
 static int produce_one(struct kl_stage *s, const struct kl_msg *m,
                        int64_t t_poll_us, int64_t ts_ms,
                        const struct kl_out_msg *om, const char *dlq_class,
-                       char *err, size_t errsz)
+                       int counted, char *err, size_t errsz)
 {
     struct kl_inflight *inf = malloc(sizeof *inf);
     int rc;
 
     if (!inf) {
+        if (counted)
+            atomic_fetch_sub(&s->inflight, 1);
         snprintf(err, errsz, "stage: out of memory");
         return KL_ENOMEM;
     }
@@ -195,13 +212,14 @@ static int produce_one(struct kl_stage *s, const struct kl_msg *m,
     inf->ts_ms = ts_ms;
     inf->is_dlq = dlq_class != NULL;
     inf->dlq_class = dlq_class;
-    atomic_fetch_add(&s->inflight, 1);
-    kl_metrics_add_inflight(1);
+    if (!counted)
+        atomic_fetch_add(&s->inflight, 1);
     rc = s->ops->produce(s->t, om, inf, err, errsz);
     if (rc) {
         atomic_fetch_sub(&s->inflight, 1);
-        kl_metrics_add_inflight(-1);
         free(inf);
+    } else {
+        tl_inflight_delta++;
     }
     return rc;
 }
@@ -221,6 +239,7 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     t1 = kl_now_ns();
     w->acc_encode_ns += t1 - t0;
     if (rc) {
+        atomic_fetch_sub(&s->inflight, 1); /* counted by the caller */
         snprintf(err, errsz, "encode: %s", kl_strerror(rc));
         return rc;
     }
@@ -235,7 +254,7 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     om.nheaders = m->nheaders;
     om.headers_from = m; /* released after this, headers not read again */
     rc = produce_one(s, m, b->t_poll_us[i], ev->ts_ms >= 0 ? ev->ts_ms : m->ts_ms,
-                     &om, NULL, err, errsz);
+                     &om, NULL, 1, err, errsz);
     t2 = kl_now_ns();
     *t_ns = t2;
     b->t_prod_us[i] = (int64_t)(t2 / 1000);
@@ -260,7 +279,7 @@ int kl_stage_emit_dead_letter(struct kl_stage *s, const struct kl_msg *m,
     }
     KL_LOG(KL_LOG_DEBUG, COMP, "dead letter %s[%d]@%lld: %s: %s", m->topic,
            (int)m->partition, (long long)m->offset, cls, reason);
-    rc = produce_one(s, m, t_poll_us, m->ts_ms, &om, cls, err, errsz);
+    rc = produce_one(s, m, t_poll_us, m->ts_ms, &om, cls, 0, err, errsz);
     pthread_mutex_lock(&s->src_mu);
     s->src_st.encode_ns += t1 - t0;
     s->src_st.produce_ns += kl_now_ns() - t1;

@@ -162,10 +162,15 @@ int kl_stage_emit_dead_letter(struct kl_stage *s, const struct kl_msg *msg,
                               int64_t t_poll_us, const char *cls,
                               const char *reason, char *err, size_t errsz);
 
-/* Encodes and produces the result of item i of batch b (worker w).
- * *t_ns: kl_now_ns() when the work began (the previous result's end, one
- * clock read less per result); set to when it ended. Returns 0 or a
- * negative code with a reason in err. */
+/* Publishes this thread's pending change of the klabel_inflight gauge
+ * (records produced and reported since its last call). */
+void kl_stage_flush_inflight_metric(void);
+
+/* Encodes and produces the result of item i of batch b (worker w), which
+ * the caller has counted in s->inflight beforehand (a failure takes it
+ * back). *t_ns: kl_now_ns() when the work began (the previous result's
+ * end, one clock read less per result); set to when it ended. Returns 0
+ * or a negative code with a reason in err. */
 int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
                          struct kl_batch *b, size_t i, uint64_t *t_ns,
                          char *err, size_t errsz);

@@ -37,9 +37,13 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b)
     struct kl_stage *s = w->s;
     char err[512];
     uint64_t t = kl_now_ns();
-    size_t i;
+    size_t i, failed = 0;
     int rc;
 
+    /* All of them in flight at once (one atomic update, not one per
+     * record); the ones not handed over are taken back below, a failed
+     * one by kl_stage_emit_result(). */
+    atomic_fetch_add(&s->inflight, (long long)b->n);
     for (i = 0; i < b->n; i++) {
         if (atomic_load_explicit(&s->abort, memory_order_relaxed))
             break;
@@ -47,9 +51,13 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b)
         if (rc) {
             KL_LOG(KL_LOG_ERR, COMP, "worker %d: %s", w->id, err);
             kl_stage_fail(s, "worker %d: %s", w->id, err);
+            failed = 1; /* item i: taken back already */
             break;
         }
     }
+    if (i + failed < b->n)
+        atomic_fetch_sub(&s->inflight, (long long)(b->n - i - failed));
+    kl_stage_flush_inflight_metric();
     for (; i < b->n; i++)
         b->t_prod_us[i] = 0; /* not produced: no produce_us sample */
 }

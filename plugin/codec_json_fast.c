@@ -198,20 +198,18 @@ static int plain_int(const struct val *v, int64_t *x)
     return 0;
 }
 
-/* The decoded content of string v, malloc'ed and NUL-terminated, its
- * length in *len; NULL when out of memory. Escapes were checked. */
-static char *unescape(const struct val *v, size_t *len)
+/* Writes the decoded content of string v, NUL-terminated, at out (room
+ * for v->n + 1 bytes: decoding never lengthens); returns its length.
+ * Escapes were checked. */
+static size_t unescape_into(const struct val *v, char *out)
 {
     const unsigned char *p = (const unsigned char *)v->p, *e = p + v->n;
-    char *out = malloc(v->n + 1), *o = out;
+    char *o = out;
 
-    if (!out)
-        return NULL;
     if (!v->escaped) {
         memcpy(out, v->p, v->n);
         out[v->n] = '\0';
-        *len = v->n;
-        return out;
+        return v->n;
     }
     while (p < e) {
         unsigned cp;
@@ -251,8 +249,7 @@ static char *unescape(const struct val *v, size_t *len)
         p += 2;
     }
     *o = '\0';
-    *len = (size_t)(o - out);
-    return out;
+    return (size_t)(o - out);
 }
 
 /* Which of the wanted fields (names, lens) key[0..n) is (0..3), or -1. */
@@ -272,7 +269,7 @@ int kl_json_decode_fast(const char *const names[4], const void *buf,
     struct val vals[4];
     size_t tlen = 0, ilen = 0, klen = 0;
     int64_t ts = -1, idnum = 0;
-    char *text = NULL, *id = NULL, *kind = NULL, num[KL_NUMFMT_MAX];
+    char *block, *text, *id = NULL, *kind = NULL, num[KL_NUMFMT_MAX];
     size_t lens[4];
 
     for (int f = 0; f < 4; f++)
@@ -344,28 +341,36 @@ int kl_json_decode_fast(const char *const names[4], const void *buf,
         return KL_JSON_FALLBACK;
     if (vals[0].type == 'n' && plain_int(&vals[0], &idnum))
         return KL_JSON_FALLBACK;
-    if (!(text = unescape(&vals[1], &tlen)))
-        goto nomem;
+    /* One allocation for text, id and kind (ev->block): a string never
+     * grows when unescaped, a number's id is at most KL_NUMFMT_MAX. */
+    if (vals[0].type == 'n')
+        ilen = kl_fmt_i64(num, idnum);
+    block = malloc(vals[1].n + 1 + (vals[0].type == 's' ? vals[0].n + 1
+                                    : vals[0].type == 'n' ? ilen + 1 : 0) +
+                   (vals[2].type == 's' ? vals[2].n + 1 : 0));
+    if (!block)
+        return KL_ENOMEM;
+    text = block;
+    tlen = unescape_into(&vals[1], text);
     if (kl_text_is_blank(text, tlen))
         goto fallback;
     if (vals[0].type == 's') {
-        if (!(id = unescape(&vals[0], &ilen)))
-            goto nomem;
+        id = text + tlen + 1;
+        ilen = unescape_into(&vals[0], id);
         if (ilen > KL_EVENT_ID_MAX)
             goto fallback;
     } else if (vals[0].type == 'n') {
-        ilen = kl_fmt_i64(num, idnum);
-        if (!(id = malloc(ilen + 1)))
-            goto nomem;
+        id = text + tlen + 1;
         memcpy(id, num, ilen + 1);
     }
     if (vals[2].type == 's') {
-        if (!(kind = unescape(&vals[2], &klen)))
-            goto nomem;
+        kind = (id ? id + ilen : text + tlen) + 1;
+        klen = unescape_into(&vals[2], kind);
         if (klen > KL_EVENT_KIND_MAX)
             goto fallback;
     }
     kl_event_fini(ev);
+    ev->block = block;
     ev->text = text;
     ev->text_len = tlen;
     ev->id = id;
@@ -376,13 +381,6 @@ int kl_json_decode_fast(const char *const names[4], const void *buf,
     ev->ts_ms = vals[3].type == 'n' ? ts : -1;
     return KL_DEC_OK;
 fallback:
-    free(text);
-    free(id);
-    free(kind);
+    free(block);
     return KL_JSON_FALLBACK;
-nomem:
-    free(text);
-    free(id);
-    free(kind);
-    return KL_ENOMEM;
 }

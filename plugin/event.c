@@ -17,8 +17,12 @@ void kl_event_init(struct kl_event *ev)
 /* Frees the strings ev owns and re-inits it (safe on an init'ed event). */
 void kl_event_fini(struct kl_event *ev)
 {
-    free(ev->id);
-    free(ev->text);
-    free(ev->kind);
+    if (ev->block) {
+        free(ev->block);
+    } else {
+        free(ev->id);
+        free(ev->text);
+        free(ev->kind);
+    }
     kl_event_init(ev);
 }

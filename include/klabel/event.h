@@ -23,6 +23,9 @@ struct kl_event {
     char *kind;        /* "news", "transaction", ... or NULL */
     size_t kind_len;
     int64_t ts_ms;     /* event time in ms since the epoch, -1 if absent */
+    char *block;       /* NULL: id, text and kind are each malloc'ed and
+                          owned; else they point into this one allocation,
+                          which ev owns instead */
 };
 
 /* Zeroes ev (ts_ms = -1). */

@@ -462,7 +462,7 @@ def main():
     ap.add_argument("--rate-seconds", type=float, default=10)
     ap.add_argument("--sat-events", default="a=1000000,b=1000000,c=200000,d=60000")
     ap.add_argument("--sat-cap", type=float, default=20, help="s of results per saturation run at most")
-    ap.add_argument("--sat-rounds", type=int, default=2, help="saturation runs per system (the best counts)")
+    ap.add_argument("--sat-rounds", type=int, default=3, help="saturation runs per system (the best counts)")
     ap.add_argument("--warmup", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--delay-us", type=int, default=200)

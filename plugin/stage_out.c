@@ -51,9 +51,11 @@ void kl_stage_fail(struct kl_stage *s, const char *fmt, ...)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* This thread's change of the klabel_inflight gauge not yet published:
- * one atomic update per batch or burst of reports instead of one per
- * record (kl_stage_flush_inflight_metric()). */
+/* This thread's decrease of the klabel_inflight gauge not yet published
+ * (delivery reports, records a batch counted but did not hand over): one
+ * atomic update per burst of reports or batch instead of one per record
+ * (kl_stage_flush_inflight_metric()). Increases are published before the
+ * records go out, so the gauge lags high, never below the true count. */
 static _Thread_local int64_t tl_inflight_delta;
 
 void kl_stage_flush_inflight_metric(void)
@@ -62,6 +64,18 @@ void kl_stage_flush_inflight_metric(void)
         kl_metrics_add_inflight(tl_inflight_delta);
         tl_inflight_delta = 0;
     }
+}
+
+void kl_stage_count_inflight(struct kl_stage *s, size_t n)
+{
+    atomic_fetch_add(&s->inflight, (long long)n);
+    kl_metrics_add_inflight((int64_t)n);
+}
+
+void kl_stage_uncount_inflight(struct kl_stage *s, size_t n)
+{
+    atomic_fetch_sub(&s->inflight, (long long)n);
+    tl_inflight_delta -= (int64_t)n;
 }
 
 void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
@@ -200,8 +214,10 @@ static int produce_one(struct kl_stage *s, const struct kl_msg *m,
     int rc;
 
     if (!inf) {
-        if (counted)
+        if (counted) {
             atomic_fetch_sub(&s->inflight, 1);
+            tl_inflight_delta--;
+        }
         snprintf(err, errsz, "stage: out of memory");
         return KL_ENOMEM;
     }
@@ -212,14 +228,18 @@ static int produce_one(struct kl_stage *s, const struct kl_msg *m,
     inf->ts_ms = ts_ms;
     inf->is_dlq = dlq_class != NULL;
     inf->dlq_class = dlq_class;
-    if (!counted)
+    if (!counted) {
         atomic_fetch_add(&s->inflight, 1);
+        kl_metrics_add_inflight(1);
+    }
     rc = s->ops->produce(s->t, om, inf, err, errsz);
     if (rc) {
         atomic_fetch_sub(&s->inflight, 1);
+        if (counted)
+            tl_inflight_delta--;
+        else
+            kl_metrics_add_inflight(-1);
         free(inf);
-    } else {
-        tl_inflight_delta++;
     }
     return rc;
 }
@@ -240,6 +260,7 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     w->acc_encode_ns += t1 - t0;
     if (rc) {
         atomic_fetch_sub(&s->inflight, 1); /* counted by the caller */
+        tl_inflight_delta--;
         snprintf(err, errsz, "encode: %s", kl_strerror(rc));
         return rc;
     }

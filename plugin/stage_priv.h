@@ -162,13 +162,22 @@ int kl_stage_emit_dead_letter(struct kl_stage *s, const struct kl_msg *msg,
                               int64_t t_poll_us, const char *cls,
                               const char *reason, char *err, size_t errsz);
 
-/* Publishes this thread's pending change of the klabel_inflight gauge
- * (records produced and reported since its last call). */
+/* Publishes this thread's pending decrease of the klabel_inflight gauge
+ * (records reported, or counted and not handed over, since its last
+ * call). */
 void kl_stage_flush_inflight_metric(void);
 
+/* The klabel_inflight gauge's share of a batch's records, counted in
+ * s->inflight before they are produced (published at once). */
+void kl_stage_count_inflight(struct kl_stage *s, size_t n);
+
+/* Takes back n records that kl_stage_count_inflight() counted but that
+ * were not handed over. */
+void kl_stage_uncount_inflight(struct kl_stage *s, size_t n);
+
 /* Encodes and produces the result of item i of batch b (worker w), which
- * the caller has counted in s->inflight beforehand (a failure takes it
- * back). *t_ns: kl_now_ns() when the work began (the previous result's
+ * the caller has counted with kl_stage_count_inflight() (a failure takes
+ * it back). *t_ns: kl_now_ns() when the work began (the previous result's
  * end, one clock read less per result); set to when it ended. Returns 0
  * or a negative code with a reason in err. */
 int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,

@@ -43,7 +43,7 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b)
     /* All of them in flight at once (one atomic update, not one per
      * record); the ones not handed over are taken back below, a failed
      * one by kl_stage_emit_result(). */
-    atomic_fetch_add(&s->inflight, (long long)b->n);
+    kl_stage_count_inflight(s, b->n);
     for (i = 0; i < b->n; i++) {
         if (atomic_load_explicit(&s->abort, memory_order_relaxed))
             break;
@@ -56,7 +56,7 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b)
         }
     }
     if (i + failed < b->n)
-        atomic_fetch_sub(&s->inflight, (long long)(b->n - i - failed));
+        kl_stage_uncount_inflight(s, b->n - i - failed);
     kl_stage_flush_inflight_metric();
     for (; i < b->n; i++)
         b->t_prod_us[i] = 0; /* not produced: no produce_us sample */

@@ -19,6 +19,7 @@
 #include "../../engine/dict.h"
 #include "../../engine/fasttext_read.h"
 #include "../../engine/hs.h"
+#include "../../engine/model.h"
 #include "../../engine/topk.h"
 
 static const char *const fixtures[] = {"tie.bin",      "hs.bin",
@@ -245,6 +246,12 @@ Test(fasttext_model, import_round_trip, .init = setup, .fini = teardown)
                          "\"source\":\"fasttext\""));
         cr_expect_eq(kl_model_info(b)->quant, kl_model_info(a)->quant,
                      "%s", fixtures[i]);
+        /* Both open paths prepare the bucket's division-free remainder
+         * (featurize.c falls back to `%` only for a dict set up by hand). */
+        cr_expect_eq(a->dict.bucket_mod.d, (uint32_t)a->dict.bucket, "%s",
+                     fixtures[i]);
+        cr_expect_eq(b->dict.bucket_mod.d, (uint32_t)b->dict.bucket, "%s",
+                     fixtures[i]);
         for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
             struct kl_prediction pa, pb;
             predict(a, texts[t], &pa);

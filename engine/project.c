@@ -31,6 +31,13 @@
 #include "project.h"
 
 #define PROJ_LINE 16 /* floats in a 64-byte cache line */
+/* The table is allocated on 2 MiB boundaries and advised MADV_HUGEPAGE:
+ * prediction touches one line per feature anywhere in it (13 MB for the
+ * bench model), and with 4 KiB pages nearly every touch also missed the
+ * TLB. `klabel predict` over 500k bench events: 0.71 -> 0.68 s user
+ * (best of 5). Where transparent huge pages are off, the advice is
+ * ignored and only the alignment remains. */
+#define PROJ_HUGE ((size_t)2 << 20)
 
 /* Width of a projected row for nl labels: a whole number of cache lines. */
 static size_t proj_stride(size_t nl)
@@ -41,7 +48,7 @@ static size_t proj_stride(size_t nl)
 /* Contract in engine.h. */
 int kl_model_project_labels(struct kl_model *m, size_t max_bytes)
 {
-    size_t dim, nl, stride, rows, bytes;
+    size_t dim, nl, stride, rows, bytes, rounded;
     float *p;
 
     if (m == NULL)
@@ -59,8 +66,10 @@ int kl_model_project_labels(struct kl_model *m, size_t max_bytes)
         __builtin_mul_overflow(rows, stride * sizeof(float), &bytes) ||
         bytes > max_bytes)
         return KL_OK; /* not worth it, or too large: the plain path */
-    if ((p = aligned_alloc(64, bytes)) == NULL)
+    rounded = (bytes + PROJ_HUGE - 1) / PROJ_HUGE * PROJ_HUGE;
+    if ((p = aligned_alloc(PROJ_HUGE, rounded)) == NULL)
         return KL_OK;
+    (void)madvise(p, rounded, MADV_HUGEPAGE);
     memset(p, 0, bytes); /* the padding columns stay 0 */
     kl_model_advise_tensor(m, "input", MADV_SEQUENTIAL); /* read once */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows,

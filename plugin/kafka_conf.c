@@ -140,7 +140,17 @@ int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
     static const char *const defaults[][2] = {
         {"enable.idempotence", "true"},
         {"acks", "all"},
-        {"linger.ms", "1"},
+        /* librdkafka's own default. Its idempotent producer (2.0.2)
+         * counts in-flight *messages* against the limit of 5 in-flight
+         * *requests* per partition, so a partition has one request in
+         * flight; a batch whose linger has expired meanwhile makes the
+         * broker thread poll(2) with a zero timeout until the
+         * acknowledgement arrives. With linger.ms=1 that busy poll was the
+         * producer thread's largest cost: ~0.5 CPU us an event at
+         * saturation (1.0 vs 0.5 with 5 ms) and 216k vs 39k poll calls in
+         * 6 s at 10k events/s (delivery p50 2.1 -> 3.8 ms, p99 11.5 ->
+         * 7.6 ms). kafka.producer.linger.ms=1 trades that CPU for ~2 ms. */
+        {"linger.ms", "5"},
         {"client.id", "klabel-producer"},
         /* Results waiting for the broker (default 1 GiB). */
         {"queue.buffering.max.kbytes", "32768"},

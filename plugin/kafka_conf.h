@@ -18,17 +18,20 @@ int kl_kafka_conf_set(rd_kafka_conf_t *conf, const char *role, const char *key,
                       const char *value, char *err, size_t errsz);
 
 /* Creates a consumer configuration: group.id from cfg, cooperative-sticky,
- * auto.offset.reset=earliest, enable.auto.commit=true, prefetch bounded
- * (queued.max.messages.kbytes=8192, fetch.max.bytes=4 MiB), then
- * kafka.* / kafka.consumer.*, then enable.auto.offset.store=false (a
- * pass-through key that contradicts it is an error). On success *out is
- * caller-owned (rd_kafka_conf_destroy, or give it to rd_kafka_new). */
+ * auto.offset.reset=earliest, enable.auto.commit=true, prefetch bounded to
+ * more than a second of consumption (queued.min.messages=1000000,
+ * queued.max.messages.kbytes=49152, fetch.max.bytes=16 MiB,
+ * max.partition.fetch.bytes=4 MiB), then kafka.* / kafka.consumer.*, then
+ * enable.auto.offset.store=false (a pass-through key that contradicts it
+ * is an error). On success *out is caller-owned (rd_kafka_conf_destroy, or
+ * give it to rd_kafka_new). */
 int kl_kafka_conf_consumer(const struct kl_config *cfg, rd_kafka_conf_t **out,
                            char *err, size_t errsz);
 
 /* Creates a producer configuration: enable.idempotence=true, acks=all,
- * linger.ms=1, queue.buffering.max.kbytes=32768, then kafka.* / kafka.producer.* (which may change them). On
- * success *out is caller-owned. */
+ * linger.ms=5 (why: kafka_conf.c), queue.buffering.max.kbytes=32768, then
+ * kafka.* / kafka.producer.* (which may change them). On success *out is
+ * caller-owned. */
 int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
                            char *err, size_t errsz);
 

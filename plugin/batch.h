@@ -81,4 +81,7 @@ void kl_batch_clear(struct kl_batch *b);
 /* Nanoseconds of CLOCK_MONOTONIC. */
 uint64_t kl_now_ns(void);
 
+/* Milliseconds since the epoch (CLOCK_REALTIME): record timestamps. */
+int64_t kl_wall_ms(void);
+
 #endif

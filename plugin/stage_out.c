@@ -246,19 +246,22 @@ static int produce_one(struct kl_stage *s, const struct kl_msg *m,
 
 int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
                          struct kl_batch *b, size_t i, uint64_t *t_ns,
-                         char *err, size_t errsz)
+                         int64_t ts_ms, char *err, size_t errsz)
 {
     const struct kl_msg *m = &b->msgs[i];
     const struct kl_event *ev = &b->ev[i];
     struct kl_source src = {m->topic, m->partition, m->offset};
     struct kl_out_msg om;
-    uint64_t t0 = *t_ns, t1, t2;
+    uint64_t t0 = *t_ns, t1 = 0, t2;
+    int sample = (w->emit.n++ & 7) == 0;
     int rc;
 
     rc = kl_stage_encode_result(s, w, b, i, &src);
-    t1 = kl_now_ns();
-    w->acc_encode_ns += t1 - t0;
+    if (sample || rc)
+        t1 = kl_now_ns();
     if (rc) {
+        w->emit.work_ns += t1 - t0;
+        *t_ns = t1;
         atomic_fetch_sub(&s->inflight, 1); /* counted by the caller */
         tl_inflight_delta--;
         snprintf(err, errsz, "encode: %s", kl_strerror(rc));
@@ -274,12 +277,17 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     om.headers = m->headers;
     om.nheaders = m->nheaders;
     om.headers_from = m; /* released after this, headers not read again */
+    om.ts_ms = ts_ms;
     rc = produce_one(s, m, b->t_poll_us[i], ev->ts_ms >= 0 ? ev->ts_ms : m->ts_ms,
                      &om, NULL, 1, err, errsz);
     t2 = kl_now_ns();
     *t_ns = t2;
     b->t_prod_us[i] = (int64_t)(t2 / 1000);
-    w->acc_produce_ns += t2 - t1;
+    w->emit.work_ns += t2 - t0;
+    if (sample) {
+        w->emit.sample_enc_ns += t1 - t0;
+        w->emit.samples++;
+    }
     return rc;
 }
 

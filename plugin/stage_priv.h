@@ -51,6 +51,16 @@ struct kl_inflight {
 };
 
 /* One inference thread. */
+/* A worker's encode and produce time since its last batch was accounted.
+ * Each result's whole time (one clock read per result) adds to work_ns;
+ * the first of a batch and every 8th after it also read the clock between
+ * encode and produce, and the sampled encode times estimate encode's share
+ * (produce keeps the rest, waits for a full queue included). */
+struct kl_emit_acc {
+    uint64_t work_ns, sample_enc_ns;
+    unsigned n, samples;
+};
+
 struct kl_worker {
     struct kl_stage *s;
     int id;
@@ -67,8 +77,7 @@ struct kl_worker {
     struct kl_buf enc;
     struct kl_encoder *encoder;  /* output.format codec (stage_codec.c) */
     struct kl_explanation xpl;   /* output.explain scratch */
-    uint64_t acc_encode_ns;      /* worker-private; folded into st per batch */
-    uint64_t acc_produce_ns;
+    struct kl_emit_acc emit;     /* worker-private; folded into st per batch */
     pthread_mutex_t mu;          /* guards st */
     struct kl_stage_stats st;    /* its share of the counters */
 };
@@ -178,11 +187,13 @@ void kl_stage_uncount_inflight(struct kl_stage *s, size_t n);
 /* Encodes and produces the result of item i of batch b (worker w), which
  * the caller has counted with kl_stage_count_inflight() (a failure takes
  * it back). *t_ns: kl_now_ns() when the work began (the previous result's
- * end, one clock read less per result); set to when it ended. Returns 0
- * or a negative code with a reason in err. */
+ * end, one clock read less per result); set to when it ended. ts_ms: the
+ * record's timestamp (ms since the epoch, one clock read per batch; 0:
+ * the transport's clock). Times go to w->emit. Returns 0 or a negative
+ * code with a reason in err. */
 int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
                          struct kl_batch *b, size_t i, uint64_t *t_ns,
-                         char *err, size_t errsz);
+                         int64_t ts_ms, char *err, size_t errsz);
 
 /* The source thread's loop (stage_src.c): returns when stop is asked, the
  * input ends, the stage failed, or on a fatal error (then a negative code

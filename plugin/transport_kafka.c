@@ -397,7 +397,7 @@ static int kk_produce(struct kl_transport *t, const struct kl_out_msg *m,
                 RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(token),
-                RD_KAFKA_V_END);
+                RD_KAFKA_V_TIMESTAMP(m->ts_ms), RD_KAFKA_V_END);
         else
             kerr = rd_kafka_producev(
                 kk->producer, RD_KAFKA_V_TOPIC(m->topic),
@@ -406,7 +406,7 @@ static int kk_produce(struct kl_transport *t, const struct kl_out_msg *m,
                 RD_KAFKA_V_VALUE((void *)m->value, m->value_len),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(token),
-                RD_KAFKA_V_END);
+                RD_KAFKA_V_TIMESTAMP(m->ts_ms), RD_KAFKA_V_END);
         if (!kerr) {
             hdrs = NULL; /* librdkafka owns them now */
             break;

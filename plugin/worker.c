@@ -37,6 +37,7 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b)
     struct kl_stage *s = w->s;
     char err[512];
     uint64_t t = kl_now_ns();
+    int64_t ts_ms = kl_wall_ms(); /* one record timestamp per batch */
     size_t i, failed = 0;
     int rc;
 
@@ -47,7 +48,7 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b)
     for (i = 0; i < b->n; i++) {
         if (atomic_load_explicit(&s->abort, memory_order_relaxed))
             break;
-        rc = kl_stage_emit_result(s, w, b, i, &t, err, sizeof err);
+        rc = kl_stage_emit_result(s, w, b, i, &t, ts_ms, err, sizeof err);
         if (rc) {
             KL_LOG(KL_LOG_ERR, COMP, "worker %d: %s", w->id, err);
             kl_stage_fail(s, "worker %d: %s", w->id, err);
@@ -66,13 +67,19 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b)
 static void account(struct kl_worker *w, const struct kl_batch *b,
                     int64_t t_pick, uint64_t predict_ns)
 {
+    struct kl_emit_acc *e = &w->emit;
+    uint64_t enc = 0;
     size_t i;
 
+    if (e->samples > 0) /* sampled encode time, scaled to every result */
+        enc = (uint64_t)((double)e->sample_enc_ns * e->n / e->samples);
+    if (enc > e->work_ns)
+        enc = e->work_ns;
     pthread_mutex_lock(&w->mu);
     w->st.batches++;
     w->st.predict_ns += predict_ns;
-    w->st.encode_ns += w->acc_encode_ns;
-    w->st.produce_ns += w->acc_produce_ns;
+    w->st.encode_ns += enc;
+    w->st.produce_ns += e->work_ns - enc;
     kl_hist_add(&w->st.batch_size, b->n);
     kl_hist_add(&w->st.model_us, predict_ns / 1000);
     for (i = 0; i < b->n; i++) {
@@ -82,7 +89,7 @@ static void account(struct kl_worker *w, const struct kl_batch *b,
                         (uint64_t)(b->t_prod_us[i] - b->t_poll_us[i]));
     }
     pthread_mutex_unlock(&w->mu);
-    w->acc_encode_ns = w->acc_produce_ns = 0;
+    memset(e, 0, sizeof *e);
     kl_metrics_note_model_ns(predict_ns);
     for (i = 0; i < b->n; i++)
         kl_metrics_note_queue_wait_us(t_pick - b->t_poll_us[i]);

@@ -76,6 +76,9 @@ struct kl_out_msg {
      * move them over instead of copying (the kafka transport does).
      * Transports that ignore it stay correct. */
     const struct kl_msg *headers_from;
+    /* The record's timestamp, ms since the epoch; 0: the transport's clock
+     * when produce() is called. */
+    int64_t ts_ms;
 };
 
 /* What the transport says about one produced record. Pointers are borrowed

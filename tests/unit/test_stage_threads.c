@@ -97,6 +97,9 @@ Test(stage_mock, two_workers_keep_partition_order)
     /* Decode and featurize split the sampled total: both get a share. */
     cr_expect_gt(st.decode_ns, 0);
     cr_expect_gt(st.featurize_ns, 0);
+    /* ... and so do encode and produce on the workers. */
+    cr_expect_gt(st.encode_ns, 0);
+    cr_expect_gt(st.produce_ns, 0);
     expect_committed_end(rk);
     free_sink(&out);
     rd_kafka_destroy(rk);

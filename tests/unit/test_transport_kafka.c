@@ -6,7 +6,8 @@
  * sleep); busy, it naps in short ticks and still sees what arrives; wake()
  * ends a long poll(); a poll ends at its timeout, never before. Bounds are
  * generous (a wake-up must come well before the poll's timeout, which is
- * what a lost wake-up would cost).
+ * what a lost wake-up would cost). A record carries the timestamp given
+ * to produce(), or the clock's when none is.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -265,4 +266,65 @@ Test(transport_kafka, poll_ends_at_its_timeout_not_before)
     }
     cr_expect_geq(within, 100, "only %d of 200 polls ended within 1 ms of "
                   "their timeout", within);
+}
+
+/* The timestamp of the record whose value is `value`. */
+struct ts_probe {
+    const char *value;
+    int64_t ts;
+    rd_kafka_timestamp_type_t type;
+};
+
+/* kl_mock_read callback over two probes: done once both are seen. */
+static int keep_ts(void *ud, const rd_kafka_message_t *rkm)
+{
+    struct ts_probe *p = ud;
+
+    for (int i = 0; i < 2; i++)
+        if (rkm->len == strlen(p[i].value) &&
+            !memcmp(rkm->payload, p[i].value, rkm->len))
+            p[i].ts = rd_kafka_message_timestamp(rkm, &p[i].type);
+    return p[0].ts >= 0 && p[1].ts >= 0;
+}
+
+/* A record produced with ts_ms carries it as its CreateTime; one produced
+ * with 0 carries the clock at produce(). */
+Test(transport_kafka, record_timestamp_is_the_given_one_or_now)
+{
+    struct kl_out_msg o;
+    struct kl_msg m[4];
+    struct timespec now;
+    struct ts_probe p[2] = {{"given", -1, RD_KAFKA_TIMESTAMP_NOT_AVAILABLE},
+                            {"clock", -1, RD_KAFKA_TIMESTAMP_NOT_AVAILABLE}};
+    char err[512];
+    int64_t t0, t1;
+    size_t n;
+
+    memset(&o, 0, sizeof o);
+    o.topic = T_OUT;
+    o.partition = 0;
+    o.value = "given";
+    o.value_len = 5;
+    o.ts_ms = 1234567890123;
+    cr_assert_eq(kl_transport_kafka.produce(t, &o, NULL, err, sizeof err), 0,
+                 "%s", err);
+    clock_gettime(CLOCK_REALTIME, &now);
+    t0 = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    o.value = "clock";
+    o.ts_ms = 0;
+    cr_assert_eq(kl_transport_kafka.produce(t, &o, NULL, err, sizeof err), 0,
+                 "%s", err);
+    clock_gettime(CLOCK_REALTIME, &now);
+    t1 = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    for (int i = 0; i < 100 && atomic_load(&delivered) < 2; i++)
+        cr_assert_eq(kl_transport_kafka.poll(t, m, 4, 50000, &n, err,
+                                             sizeof err), 0, "%s", err);
+    cr_assert_eq(atomic_load(&delivered), 2, "not delivered");
+    cr_assert_eq(kl_mock_read(mock.bootstraps, T_OUT, 1, 5000, keep_ts, p,
+                              NULL), 2);
+    cr_expect_eq(p[0].type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+    cr_expect_eq(p[0].ts, 1234567890123);
+    cr_expect_eq(p[1].type, RD_KAFKA_TIMESTAMP_CREATE_TIME);
+    cr_expect(p[1].ts >= t0 && p[1].ts <= t1, "%lld not in [%lld, %lld]",
+              (long long)p[1].ts, (long long)t0, (long long)t1);
 }

@@ -9,12 +9,36 @@
 #include "dict.h"
 #include "error.h"
 
+/* 1 when w[0..n) is one 3-byte UTF-8 character (lead E0-EF). */
+static int is_cp3(const char *w, size_t n)
+{
+    return n == 3 && ((unsigned char)w[0] & 0xF0) == 0xE0 &&
+           ((unsigned char)w[1] & 0xC0) == 0x80 &&
+           ((unsigned char)w[2] & 0xC0) == 0x80;
+}
+
+/* Fills d->cp3 (contract in dict.h) from the finished index. */
+static int index_cp3(struct kl_dict *d)
+{
+    d->cp3 = malloc(KL_DICT_CP3_N * sizeof *d->cp3);
+    if (d->cp3 == NULL)
+        return KL_ENOMEM;
+    for (unsigned cp = KL_DICT_CP3_FIRST; cp < 0x10000; cp++) {
+        char w[3] = {(char)(0xE0 | cp >> 12), (char)(0x80 | (cp >> 6 & 0x3F)),
+                     (char)(0x80 | (cp & 0x3F))};
+
+        d->cp3[cp - KL_DICT_CP3_FIRST] =
+            kl_dict_find(d, w, 3, kl_hash_fnv1a(w, 3));
+    }
+    return KL_OK;
+}
+
 /* Contract in dict.h. */
 int kl_dict_init(struct kl_dict *d, const char *vocab, size_t vocab_len,
                  int32_t nwords, char *err, size_t errsz)
 {
     size_t size = 16, pos = 0;
-    int rc = KL_OK;
+    int rc = KL_OK, cp3_words = 0;
 
     memset(d, 0, sizeof *d);
     if (nwords < 0)
@@ -68,6 +92,7 @@ int kl_dict_init(struct kl_dict *d, const char *vocab, size_t vocab_len,
              s = (s + 1) & d->mask)
             ;
         d->slot[s] = (struct kl_dict_slot){d->hash[i], i};
+        cp3_words += is_cp3(w, n);
         pos += n + 1;
         if (pos == vocab_len && i + 1 < nwords) {
             rc = kl_error_set(err, errsz, KL_EFORMAT,
@@ -84,6 +109,8 @@ int kl_dict_init(struct kl_dict *d, const char *vocab, size_t vocab_len,
         goto out;
     }
     d->off[nwords] = pos;
+    if (cp3_words > 0)
+        rc = index_cp3(d);
 out:
     if (rc != KL_OK)
         kl_dict_fini(d);
@@ -96,11 +123,13 @@ void kl_dict_fini(struct kl_dict *d)
     free(d->off);
     free(d->hash);
     free(d->slot);
+    free(d->cp3);
     free(d->prune);
     free(d->prune_slot);
     d->off = NULL;
     d->hash = NULL;
     d->slot = NULL;
+    d->cp3 = NULL;
     d->prune = NULL;
     d->prune_slot = NULL;
     d->prune_n = 0;

@@ -29,6 +29,12 @@ struct kl_dict {
     uint32_t *hash;      /* (nwords) kl_hash_fnv1a() of word i */
     struct kl_dict_slot *slot; /* (mask + 1) linear probing on the hash */
     size_t mask;
+    /* (KL_DICT_CP3_N) kl_dict_find() of every character whose UTF-8 form
+     * has 3 bytes (U+0800..U+FFFF, CJK among them), by code point - 0x800:
+     * a text split into characters then takes one look-up a token instead
+     * of a probe and a compare. Made by kl_dict_init() when the
+     * vocabulary has such a one-character word (254 KB), else NULL. */
+    int32_t *cp3;
     int32_t nwords;      /* vocabulary rows: ids [0, nwords) */
     int32_t bucket;      /* hashed rows: ids [nwords, nwords + bucket) */
     struct kl_fastmod bucket_mod; /* h mod bucket without a division, when
@@ -64,6 +70,29 @@ void kl_dict_fini(struct kl_dict *d);
 /* Id of the word w[0..n) whose hash is h, or -1. */
 int32_t kl_dict_find(const struct kl_dict *d, const char *w, size_t n,
                      uint32_t h);
+
+#define KL_DICT_CP3_FIRST 0x800u
+#define KL_DICT_CP3_N (0x10000u - KL_DICT_CP3_FIRST)
+
+/* kl_dict_find(), answered from d->cp3 when w is one well-formed 3-byte
+ * UTF-8 character (the table holds what kl_dict_find() says for exactly
+ * those bytes, so the two never differ). */
+static inline int32_t kl_dict_find_token(const struct kl_dict *d,
+                                         const char *w, size_t n, uint32_t h)
+{
+    if (n == 3 && d->cp3 != NULL) {
+        unsigned a = (unsigned char)w[0], b = (unsigned char)w[1],
+                 c = (unsigned char)w[2];
+
+        if ((a & 0xF0) == 0xE0 && (b & 0xC0) == 0x80 && (c & 0xC0) == 0x80) {
+            unsigned cp = (a & 0x0F) << 12 | (b & 0x3F) << 6 | (c & 0x3F);
+
+            if (cp >= KL_DICT_CP3_FIRST) /* else an overlong form */
+                return d->cp3[cp - KL_DICT_CP3_FIRST];
+        }
+    }
+    return kl_dict_find(d, w, n, h);
+}
 
 /* Makes d a pruned dictionary over a copy of pairs (n pairs of int32
  * (h, row), 8 * n bytes, any alignment: h in [0, d->bucket), row in

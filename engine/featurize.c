@@ -205,7 +205,7 @@ int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
         if (fasttext && kl_tokenize_is_label(t, n))
             continue;
         h = kl_hash_fnv1a(t, n);
-        wid = kl_dict_find(d, t, n, h);
+        wid = kl_dict_find_token(d, t, n, h);
         eos = n == KL_EOS_LEN && memcmp(t, KL_EOS, KL_EOS_LEN) == 0;
         if (wid >= 0 && (rc = push_id(f, wid, (uint32_t)nh << 5)) != KL_OK)
             return rc;

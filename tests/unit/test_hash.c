@@ -148,6 +148,60 @@ Test(dict, lookup_is_exact)
     kl_dict_fini(&dd);
 }
 
+/* The 3-byte character table answers exactly as the probing look-up:
+ * for every 3-byte sequence a lead byte E0-EF can start (well-formed or
+ * not: overlong forms, surrogates, bad continuation bytes), in a
+ * vocabulary of CJK characters, a 3-byte word of three ASCII letters and
+ * two-character words. */
+Test(dict, cp3_table_equals_find)
+{
+    const char v[] = "\xE4\xB8\xAD\0"           /* 中 */
+                     "\xE5\x9B\xBD\0"           /* 国 */
+                     "\xE4\xB8\xAD\xE5\x9B\xBD\0" /* 中国 */
+                     "abc\0"
+                     "\xEF\xBF\xBD\0"           /* U+FFFD */
+                     "\xE0\xA4\x85\0";          /* U+0905, first row */
+    struct kl_dict dd;
+    char w[3];
+    long differ = 0, hits = 0;
+
+    cr_assert_eq(kl_dict_init(&dd, v, sizeof v - 1, 6, NULL, 0), KL_OK);
+    cr_assert_not_null(dd.cp3);
+    for (unsigned a = 0xE0; a <= 0xEF; a++)
+        for (unsigned b = 0; b < 256; b++)
+            for (unsigned c = 0; c < 256; c++) {
+                int32_t x, y;
+
+                w[0] = (char)a;
+                w[1] = (char)b;
+                w[2] = (char)c;
+                x = kl_dict_find_token(&dd, w, 3, kl_hash_fnv1a(w, 3));
+                y = kl_dict_find(&dd, w, 3, kl_hash_fnv1a(w, 3));
+                differ += x != y;
+                hits += x >= 0;
+            }
+    cr_expect_eq(differ, 0, "%ld sequences differ", differ);
+    cr_expect_eq(hits, 4, "the 4 one-character words, each once");
+    cr_expect_eq(kl_dict_find_token(&dd, "abc", 3, kl_hash_fnv1a("abc", 3)), 3);
+    cr_expect_eq(kl_dict_find_token(&dd, "\xE4\xB8\xAD\xE5\x9B\xBD", 6,
+                                    kl_hash_fnv1a("\xE4\xB8\xAD\xE5\x9B\xBD", 6)),
+                 2);
+    kl_dict_fini(&dd);
+    cr_expect_null(dd.cp3);
+}
+
+/* Without a one-character 3-byte word there is no table (and no 254 KB). */
+Test(dict, cp3_table_only_for_such_vocabularies)
+{
+    const char v[] = "ab\0abc\0\xE4\xB8\xAD\xE5\x9B\xBD\0";
+    struct kl_dict dd;
+
+    cr_assert_eq(kl_dict_init(&dd, v, sizeof v - 1, 3, NULL, 0), KL_OK);
+    cr_expect_null(dd.cp3);
+    cr_expect_eq(kl_dict_find_token(&dd, "abc", 3, kl_hash_fnv1a("abc", 3)), 1);
+    kl_dict_fini(&dd);
+}
+
 Test(dict, rejects_bad_vocab)
 {
     struct kl_dict dd;

@@ -5,9 +5,13 @@
  */
 #include "kafka_conf.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "klabel/engine.h"
@@ -134,6 +138,40 @@ out:
     return rc;
 }
 
+/* on_thread_start interceptor of the producer (stage.producer.nice):
+ * lowers the priority of each broker thread by the niceness in opaque. A
+ * refusal leaves the thread as it is (it only ever lowers). */
+static rd_kafka_resp_err_t nice_broker_thread(rd_kafka_t *rk,
+                                              rd_kafka_thread_type_t type,
+                                              const char *name, void *opaque)
+{
+    id_t tid = (id_t)gettid();
+    int nice = (int)(intptr_t)opaque, cur;
+
+    (void)rk;
+    (void)name;
+    if (type != RD_KAFKA_THREAD_BROKER)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    errno = 0;
+    cur = getpriority(PRIO_PROCESS, tid);
+    if (cur == -1 && errno != 0)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    (void)setpriority(PRIO_PROCESS, tid, cur + nice > 19 ? 19 : cur + nice);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* on_new interceptor: installs nice_broker_thread on the new producer. */
+static rd_kafka_resp_err_t add_nice(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
+                                    void *opaque, char *errstr,
+                                    size_t errstr_size)
+{
+    (void)conf;
+    (void)errstr;
+    (void)errstr_size;
+    return rd_kafka_interceptor_add_on_thread_start(rk, "klabel-nice",
+                                                    nice_broker_thread, opaque);
+}
+
 int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
                            char *err, size_t errsz)
 {
@@ -156,6 +194,7 @@ int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
         {"queue.buffering.max.kbytes", "32768"},
         {NULL, NULL}};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int nice = (int)kl_config_get_int(cfg, "stage.producer.nice");
     int rc = KL_OK, i;
 
     *out = NULL;
@@ -164,6 +203,13 @@ int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
                                defaults[i][1], err, errsz);
     if (!rc)
         rc = apply_user_and_fixed(cfg, conf, "producer", err, errsz);
+    if (!rc && nice > 0 &&
+        rd_kafka_conf_interceptor_add_on_new(conf, "klabel-nice", add_nice,
+                                             (void *)(intptr_t)nice)) {
+        snprintf(err, errsz, "producer: stage.producer.nice: cannot add the "
+                 "interceptor");
+        rc = KL_EKAFKA;
+    }
     if (rc)
         goto out;
     *out = conf;

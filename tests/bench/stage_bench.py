@@ -130,6 +130,8 @@ class Bench:
             conf["stage.inference"] = "false"
         if self.rt:
             conf["stage.source.rt.priority"] = str(self.rt)
+        if self.a.producer_nice > 0 and "stage.producer.nice" in self.keys:
+            conf["stage.producer.nice"] = str(self.a.producer_nice)
         if metrics_port and "metrics.port" in self.keys:
             conf["metrics.port"] = str(metrics_port)
         path = os.path.join(self.work, name + ".properties")
@@ -471,6 +473,8 @@ def main():
                     help="run the paced generator under chrt -f this where permitted (0 = off)")
     ap.add_argument("--rt-priority", type=int, default=10,
                     help="stage.source.rt.priority of (a) and (b) where permitted (0 = off)")
+    ap.add_argument("--producer-nice", type=int, default=10,
+                    help="stage.producer.nice of (a) and (b) (0 = off): the broker shares the stage's cores here")
     ap.add_argument("--bootstrap", default=None, help="use this broker (with --broker-dir)")
     ap.add_argument("--broker-dir", default=None)
     ap.add_argument("--quick", action="store_true", help="smoke run: small counts, 3 s per rate")

@@ -2,9 +2,16 @@
  * tests/unit/test_kafka_conf.c: the librdkafka configurations the kafka
  * transport builds (plugin/kafka_conf.c): our defaults, the user's kafka.*
  * keys over them, and the settings at-least-once depends on, which no key
- * may contradict.
+ * may contradict; stage.producer.nice lowers the priority of the
+ * producer's broker threads only.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
@@ -12,6 +19,7 @@
 #include "config.h"
 #include "kafka_conf.h"
 #include "klabel/engine.h"
+#include "mock.h"
 
 static char err[512];
 
@@ -111,4 +119,91 @@ Test(kafka_conf, bad_value_names_role_and_key)
     cr_expect_null(conf);
     cr_expect(strstr(err, "producer") && strstr(err, "linger.ms"), "%s", err);
     kl_config_destroy(c);
+}
+
+/* Threads of this process whose name starts with prefix, counted by
+ * niceness relative to base: *same and *lower (base + delta). */
+static void count_threads(const char *prefix, int base, int delta, int *same,
+                          int *lower)
+{
+    DIR *dir = opendir("/proc/self/task");
+    struct dirent *e;
+
+    cr_assert_not_null(dir);
+    *same = *lower = 0;
+    while ((e = readdir(dir)) != NULL) {
+        char path[300], comm[64] = "";
+        FILE *f;
+        int nice;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        if (!fgets(comm, sizeof comm, f))
+            comm[0] = '\0';
+        fclose(f);
+        if (strncmp(comm, prefix, strlen(prefix)))
+            continue;
+        errno = 0;
+        nice = getpriority(PRIO_PROCESS, (id_t)atoi(e->d_name));
+        cr_assert(!(nice == -1 && errno), "getpriority %s", e->d_name);
+        *same += nice == base;
+        *lower += delta && nice == base + delta;
+    }
+    closedir(dir);
+}
+
+/* A producer made from the configuration with stage.producer.nice=n, on
+ * a mock cluster, after one delivered record (its broker threads exist). */
+static void niced_producer(int n, int *same, int *lower)
+{
+    struct kl_mock mock;
+    struct kl_config *c;
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_t *rk;
+    char kv[64], bs[300];
+    const char *pairs[3] = {kv, bs, NULL};
+    int base = getpriority(PRIO_PROCESS, 0);
+
+    cr_assert_eq(kl_mock_start(&mock, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kl_mock_topic(&mock, "t", 1, err, sizeof err), 0, "%s", err);
+    snprintf(kv, sizeof kv, "stage.producer.nice=%d", n);
+    snprintf(bs, sizeof bs, "kafka.bootstrap.servers=%s", mock.bootstraps);
+    c = config(pairs);
+    cr_assert_eq(kl_kafka_conf_producer(c, &conf, err, sizeof err), 0, "%s",
+                 err);
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    cr_assert_not_null(rk, "%s", err);
+    cr_assert_eq(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("t"),
+                                   RD_KAFKA_V_VALUE("x", 1),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                   RD_KAFKA_V_END), 0);
+    cr_assert_eq(rd_kafka_flush(rk, 10000), 0, "not delivered");
+    count_threads("rdk:broker", base, n, same, lower);
+    cr_expect_eq(getpriority(PRIO_PROCESS, 0), base, "this thread changed");
+    rd_kafka_destroy(rk);
+    kl_config_destroy(c);
+    kl_mock_stop(&mock);
+}
+
+Test(kafka_conf, producer_nice_lowers_only_its_broker_threads)
+{
+    int same, lower;
+
+    /* The mock cluster's own broker threads (it runs in a producer made
+     * without the key) keep the base; the producer's are 7 lower. */
+    niced_producer(7, &same, &lower);
+    cr_expect_geq(lower, 1, "no broker thread lowered");
+    cr_expect_geq(same, 1, "the mock cluster's threads were lowered too");
+}
+
+Test(kafka_conf, producer_nice_zero_changes_nothing)
+{
+    int same, lower;
+
+    niced_producer(0, &same, &lower);
+    cr_expect_eq(lower, 0);
+    cr_expect_geq(same, 2);
 }

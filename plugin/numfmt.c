@@ -11,20 +11,35 @@
 #include <stdio.h>
 #include <string.h>
 
+/* "00".."99": two digits per division (a result's timestamp has 13). */
+static const char digits2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 size_t kl_fmt_i64(char *out, int64_t v)
 {
     char tmp[24];
-    size_t n = 0, len = 0;
+    size_t n = sizeof tmp, len = 0;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+
+        u /= 100;
+        n -= 2;
+        memcpy(tmp + n, digits2 + 2 * r, 2);
+    }
+    if (u >= 10) {
+        n -= 2;
+        memcpy(tmp + n, digits2 + 2 * u, 2);
+    } else {
+        tmp[--n] = (char)('0' + u);
+    }
     if (v < 0)
         out[len++] = '-';
-    while (n)
-        out[len++] = tmp[--n];
+    memcpy(out + len, tmp + n, sizeof tmp - n);
+    len += sizeof tmp - n;
     out[len] = '\0';
     return len;
 }

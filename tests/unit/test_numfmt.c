@@ -36,6 +36,15 @@ Test(numfmt, i64_like_printf)
         check_i64(-p);
         check_i64(-p + 1);
     }
+    for (int64_t v = -100000; v <= 100000; v++) /* every digit pair */
+        check_i64(v);
+    for (uint64_t x = 88172645463325252u, i = 0; i < 100000; i++) {
+        x ^= x << 13; /* xorshift64: numbers of every length */
+        x ^= x >> 7;
+        x ^= x << 17;
+        check_i64((int64_t)(x >> (x & 63)));
+        check_i64(-(int64_t)(x >> 1 >> (x & 63)));
+    }
 }
 
 static int check_g6(float f)

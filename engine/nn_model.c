@@ -232,14 +232,7 @@ int kl_nn_predict_batch(const struct kl_model *m,
             continue;
         head_probs(c, z + i * (size_t)nout, p);
         kl_topk_init(&h, k);
-        for (int32_t j = 0; j < nl; j++) {
-            float score;
-            if (p[j] < threshold)
-                continue;
-            score = kl_topk_log(p[j]);
-            if (!kl_topk_skip(&h, score))
-                kl_topk_push(&h, score, j);
-        }
+        kl_topk_probs(&h, p, nl, threshold);
         kl_topk_sort(&h);
         out[i].k = h.n;
         for (int q = 0; q < h.n; q++) {

@@ -161,15 +161,7 @@ static void top_k(const float *p, int32_t nl, int k, float threshold,
     struct kl_topk h;
 
     kl_topk_init(&h, k);
-    for (int32_t j = 0; j < nl; j++) {
-        float score;
-
-        if (p[j] < threshold)
-            continue;
-        score = kl_topk_log(p[j]);
-        if (!kl_topk_skip(&h, score))
-            kl_topk_push(&h, score, j);
-    }
+    kl_topk_probs(&h, p, nl, threshold);
     kl_topk_sort(&h);
     o->k = h.n;
     for (int i = 0; i < h.n; i++) {

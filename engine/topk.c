@@ -81,3 +81,34 @@ void kl_topk_sort(struct kl_topk *h)
     for (int len = h->n; len > 1; len--)
         pop_to_end(h, len);
 }
+
+/* Contract in topk.h. Scores are log(p + 1e-5) rounded to float, for p
+ * in [0, 1]: |score| <= 11.6, so each rounding is off by at most 2^-21 (<
+ * 5e-7). When p + 1e-5 < (pmin + 1e-5) * (1 - 1e-4), the exact logs differ
+ * by more than 1e-4 and the rounded scores keep their order: strictly
+ * smaller, which fastText skips. Anything closer takes the exact path. */
+void kl_topk_probs(struct kl_topk *h, const float *p, int32_t nl,
+                   float threshold)
+{
+    double bound = -1.0; /* (pmin + 1e-5) * (1 - 1e-4) once the heap is full */
+
+    for (int32_t j = 0; j < nl; j++) {
+        float score;
+
+        if (p[j] < threshold)
+            continue;
+        if (p[j] >= 0.0f && (double)p[j] + 1e-5 < bound)
+            continue;
+        score = kl_topk_log(p[j]);
+        if (kl_topk_skip(h, score))
+            continue;
+        kl_topk_push(h, score, j);
+        if (h->n == h->k) {
+            float pmin = p[h->id[0]];
+
+            bound = isfinite(pmin) && pmin >= 0.0f && pmin <= 1.0f
+                        ? ((double)pmin + 1e-5) * (1.0 - 1e-4)
+                        : -1.0;
+        }
+    }
+}

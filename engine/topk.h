@@ -45,4 +45,12 @@ void kl_topk_push(struct kl_topk *h, float score, int32_t id);
 /* sort_heap: afterwards score[0..n) is best first (the heap is spent). */
 void kl_topk_sort(struct kl_topk *h);
 
+/* fastText's findKBest over probabilities p[0..nl) at or above threshold,
+ * into h (kl_topk_init'ed, empty); kl_topk_sort() it afterwards. The same
+ * pushes in the same order as computing kl_topk_log() of every candidate,
+ * but a candidate whose probability is far enough below the heap's
+ * smallest that its score must be smaller is skipped without its log. */
+void kl_topk_probs(struct kl_topk *h, const float *p, int32_t nl,
+                   float threshold);
+
 #endif /* KL_ENGINE_TOPK_H */

@@ -238,3 +238,38 @@ Test(json_fast, same_answers_on_generated_documents)
     cr_log_info("%zu of 200000 documents on the fast path", fast);
     cr_expect_gt(fast, 10000, "the fast path is exercised (%zu)", fast);
 }
+
+/* A quote, backslash escape or control byte at every offset from an
+ * 8-byte boundary, after plain ASCII and after UTF-8 runs, decodes as the
+ * full decoder decodes it (the fast path must neither miss a closing
+ * quote nor an escape, however it scans). */
+Test(json_fast, string_scan_at_every_offset)
+{
+    static const char *const specials[] = {"\\\"", "\\\\", "\\n", "\\u00e9",
+                                           "\x01", "\x1f", "\"x", "é"};
+    struct kl_json_opts o = opts_default();
+    char text[64], doc[160];
+    int bad = 0;
+
+    for (size_t s = 0; s < sizeof specials / sizeof specials[0]; s++)
+        for (int before = 0; before < 24; before++)
+            for (int utf = 0; utf < 2; utf++) {
+                size_t n = 0;
+
+                for (int i = 0; i < before; i++) {
+                    if (utf && i % 3 == 0 && i + 3 <= before) {
+                        memcpy(text + n, "\xe6\x81\x92", 3); /* 恒 */
+                        n += 3;
+                        i += 2;
+                    } else {
+                        text[n++] = (char)('a' + i % 26);
+                    }
+                }
+                n += (size_t)snprintf(text + n, sizeof text - n, "%s%s",
+                                      specials[s], "tail");
+                snprintf(doc, sizeof doc, "{\"id\":1,\"text\":\"%.*s\",\"kind\":\"k\"}",
+                         (int)n, text);
+                bad += !agree(&o, doc, strlen(doc));
+            }
+    cr_expect_eq(bad, 0, "%d documents differ", bad);
+}

@@ -230,6 +230,21 @@ def make_topics(broker_sh, broker_dir, specs):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
 
+def delete_topics(bootstrap, names, timeout=60):
+    """Deletes topics through the broker's admin API and waits for the
+    answer; returns ["name: reason", ...] for those it could not delete."""
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    failed = []
+    for name, fut in admin.delete_topics(list(names), operation_timeout=timeout,
+                                         request_timeout=timeout).items():
+        try:
+            fut.result()
+        except Exception as e:  # reported by the caller, the run goes on
+            failed.append(f"{name}: {e}")
+    return failed
+
+
 def gen(klbench, bootstrap, topic, texts, rate, count, id_base, log, sampler=None, prefix=()):
     """Runs klbench gen to the end (its CPU sampled as "generator" when a
     sampler is given), after the command words of prefix (e.g. chrt);

@@ -140,6 +140,9 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 # the log cleaner's dedupe buffer defaults to 128 MiB of a 512 MiB heap
 log.cleaner.dedupe.buffer.size=33554432
+# a deleted topic's files go after 1 s, not 60 (the bench deletes each
+# saturation round's topics so that every round meets the same broker)
+file.delete.delay.ms=1000
 EOF
     cat >"$DIR/log4j2.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>

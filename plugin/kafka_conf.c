@@ -187,7 +187,8 @@ int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
          * producer thread's largest cost: ~0.5 CPU us an event at
          * saturation (1.0 vs 0.5 with 5 ms) and 216k vs 39k poll calls in
          * 6 s at 10k events/s (delivery p50 2.1 -> 3.8 ms, p99 11.5 ->
-         * 7.6 ms). kafka.producer.linger.ms=1 trades that CPU for ~2 ms. */
+         * 7.6 ms; at 1k/s p50 1.7 -> 5.4 ms). kafka.producer.linger.ms=1
+         * trades that CPU for the 2-4 ms (docs/architecture.md). */
         {"linger.ms", "5"},
         {"client.id", "klabel-producer"},
         /* Results waiting for the broker (default 1 GiB). */

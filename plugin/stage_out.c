@@ -5,8 +5,9 @@
  * and mark the input offset done (under s->mu); the partitions' new low
  * watermarks are stored after each call that served reports
  * (kl_stage_store_offsets), one store per partition for a burst. A failed
- * delivery marks the stage failed (its offset is never stored). Also the rebalance hooks that keep the offset tracker in
- * step with the assignment.
+ * delivery marks the stage failed (its offset is never stored). Also the
+ * rebalance hooks that keep the offset tracker in step with the
+ * assignment.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -253,14 +254,14 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     struct kl_source src = {m->topic, m->partition, m->offset};
     struct kl_out_msg om;
     uint64_t t0 = *t_ns, t1 = 0, t2;
-    int sample = (w->emit.n++ & 7) == 0;
+    int sample = kl_split_sampled(&w->emit);
     int rc;
 
     rc = kl_stage_encode_result(s, w, b, i, &src);
     if (sample || rc)
         t1 = kl_now_ns();
     if (rc) {
-        w->emit.work_ns += t1 - t0;
+        kl_split_add(&w->emit, t1 - t0, 0, 0);
         *t_ns = t1;
         atomic_fetch_sub(&s->inflight, 1); /* counted by the caller */
         tl_inflight_delta--;
@@ -283,11 +284,7 @@ int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
     t2 = kl_now_ns();
     *t_ns = t2;
     b->t_prod_us[i] = (int64_t)(t2 / 1000);
-    w->emit.work_ns += t2 - t0;
-    if (sample) {
-        w->emit.sample_enc_ns += t1 - t0;
-        w->emit.samples++;
-    }
+    kl_split_add(&w->emit, t2 - t0, sample, t1 - t0);
     return rc;
 }
 

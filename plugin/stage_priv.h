@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "batch.h"
 #include "batcher.h"
@@ -50,17 +51,51 @@ struct kl_inflight {
     const char *dlq_class; /* static error class name of a dead letter */
 };
 
-/* One inference thread. */
-/* A worker's encode and produce time since its last batch was accounted.
- * Each result's whole time (one clock read per result) adds to work_ns;
- * the first of a batch and every 8th after it also read the clock between
- * encode and produce, and the sampled encode times estimate encode's share
- * (produce keeps the rest, waits for a full queue included). */
-struct kl_emit_acc {
-    uint64_t work_ns, sample_enc_ns;
+/* Time of two steps done one after the other per item (decode then
+ * featurize on the source, encode then produce on a worker), read with
+ * one clock read per item: each item's whole time adds to work_ns, and
+ * every 8th item (the first of a run included) also reads the clock
+ * between the steps. kl_split_fold() then gives the first step the sampled
+ * mean times the items, the second the rest (waits included). */
+struct kl_split {
+    uint64_t work_ns, first_ns; /* all items; the sampled items' first step */
     unsigned n, samples;
 };
 
+/* 1 when the next item is to read the clock between its two steps. */
+static inline int kl_split_sampled(const struct kl_split *a)
+{
+    return (a->n & 7) == 0;
+}
+
+/* Adds one item: its whole time, and (sampled) its first step's time. */
+static inline void kl_split_add(struct kl_split *a, uint64_t work_ns,
+                                int sampled, uint64_t first_ns)
+{
+    a->work_ns += work_ns;
+    a->n++;
+    if (sampled) {
+        a->first_ns += first_ns;
+        a->samples++;
+    }
+}
+
+/* Adds a's estimate to the totals *first and *second and empties a. */
+static inline void kl_split_fold(struct kl_split *a, uint64_t *first,
+                                 uint64_t *second)
+{
+    uint64_t f = 0;
+
+    if (a->samples > 0)
+        f = (uint64_t)((double)a->first_ns * a->n / a->samples);
+    if (f > a->work_ns)
+        f = a->work_ns;
+    *first += f;
+    *second += a->work_ns - f;
+    memset(a, 0, sizeof *a);
+}
+
+/* One inference thread. */
 struct kl_worker {
     struct kl_stage *s;
     int id;
@@ -77,7 +112,8 @@ struct kl_worker {
     struct kl_buf enc;
     struct kl_encoder *encoder;  /* output.format codec (stage_codec.c) */
     struct kl_explanation xpl;   /* output.explain scratch */
-    struct kl_emit_acc emit;     /* worker-private; folded into st per batch */
+    struct kl_split emit;        /* encode / produce times, worker-private;
+                                    folded into st per batch */
     pthread_mutex_t mu;          /* guards st */
     struct kl_stage_stats st;    /* its share of the counters */
 };
@@ -189,8 +225,8 @@ void kl_stage_uncount_inflight(struct kl_stage *s, size_t n);
  * it back). *t_ns: kl_now_ns() when the work began (the previous result's
  * end, one clock read less per result); set to when it ended. ts_ms: the
  * record's timestamp (ms since the epoch, one clock read per batch; 0:
- * the transport's clock). Times go to w->emit. Returns 0 or a negative
- * code with a reason in err. */
+ * the transport's clock). Times go to w->emit (kl_split). Returns 0 or a
+ * negative code with a reason in err. */
 int kl_stage_emit_result(struct kl_stage *s, struct kl_worker *w,
                          struct kl_batch *b, size_t i, uint64_t *t_ns,
                          int64_t ts_ms, char *err, size_t errsz);

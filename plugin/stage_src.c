@@ -249,29 +249,13 @@ static int add_to_batch(struct kl_stage *s, struct kl_part *part, int model,
 
 /* Timings of one poll's messages, folded into src_st at the end. t_ns:
  * when the last message's work ended, the next one's start (one clock
- * read less per message). A message that is decoded and featurized adds
- * its whole time to work_ns and reads the clock between the two steps
- * only when sampled (the first of a poll and every 8th after it): the
- * samples split work_ns between decode and featurize (src_acc_fold). */
+ * read less per message). A message that is decoded and featurized goes
+ * to split (kl_split: decode, then featurize); one that is only decoded
+ * (dead letter, pass-through, no route) to decode_ns. */
 struct src_acc {
-    uint64_t decode_ns, feat_ns, t_ns;
-    uint64_t work_ns, sample_dec_ns, sample_feat_ns;
-    unsigned n;
+    uint64_t decode_ns, t_ns;
+    struct kl_split split;
 };
-
-/* Adds acc's decode and featurize times to the totals at dec, feat. */
-static void src_acc_fold(const struct src_acc *acc, uint64_t *dec,
-                         uint64_t *feat)
-{
-    uint64_t sampled = acc->sample_dec_ns + acc->sample_feat_ns;
-    uint64_t d = acc->work_ns;
-
-    if (sampled > 0)
-        d = (uint64_t)((double)acc->work_ns * (double)acc->sample_dec_ns /
-                       (double)sampled);
-    *dec += acc->decode_ns + d;
-    *feat += acc->feat_ns + (acc->work_ns - d);
-}
 
 /* Decodes, routes and featurizes one message; adds it to a batch or
  * dead-letters it. Returns 0 or a fatal negative code (m released). */
@@ -283,7 +267,7 @@ static int handle_one(struct kl_stage *s, struct kl_msg *m, int64_t t_poll,
     uint64_t t0 = acc->t_ns, t1 = 0;
     int64_t now = (int64_t)(t0 / 1000);
     int dec, model = KL_ROUTE_NONE, rc;
-    int sample = (acc->n++ & 7) == 0;
+    int sample = kl_split_sampled(&acc->split);
 
     kl_batcher_expire(&s->bt, now, worker_level, s);
     part = kl_partmap_get(&s->parts, m->topic, m->partition, &s->routes,
@@ -313,11 +297,7 @@ static int handle_one(struct kl_stage *s, struct kl_msg *m, int64_t t_poll,
         dec = kl_batch_featurize(rm->model, &s->ev, &s->feat, s->reason,
                                  sizeof s->reason);
         acc->t_ns = kl_now_ns();
-        acc->work_ns += acc->t_ns - t0;
-        if (sample) {
-            acc->sample_dec_ns += t1 - t0;
-            acc->sample_feat_ns += acc->t_ns - t1;
-        }
+        kl_split_add(&acc->split, acc->t_ns - t0, sample, t1 - t0);
     } else {
         if (t1 == 0) /* decoded, then routed nowhere: not read yet */
             t1 = kl_now_ns();
@@ -345,7 +325,7 @@ static int handle_one(struct kl_stage *s, struct kl_msg *m, int64_t t_poll,
 static int handle(struct kl_stage *s, struct kl_msg *msgs, size_t k,
                   int64_t t_poll, char *err, size_t errsz)
 {
-    struct src_acc acc = {0, 0, kl_now_ns(), 0, 0, 0, 0};
+    struct src_acc acc = {0, kl_now_ns(), {0, 0, 0, 0}};
     size_t i = 0;
     int rc;
 
@@ -358,7 +338,8 @@ static int handle(struct kl_stage *s, struct kl_msg *msgs, size_t k,
     s->src_st.in += k;
     if (!s->src_st.first_poll_us)
         s->src_st.first_poll_us = t_poll;
-    src_acc_fold(&acc, &s->src_st.decode_ns, &s->src_st.featurize_ns);
+    s->src_st.decode_ns += acc.decode_ns;
+    kl_split_fold(&acc.split, &s->src_st.decode_ns, &s->src_st.featurize_ns);
     pthread_mutex_unlock(&s->src_mu);
     kl_metrics_note_in(k);
     return rc;

@@ -10,9 +10,11 @@
  * events when poll() has been idle; while busy, poll() naps in short
  * ticks; the last stretch before its deadline is spun (kafka_wait.c). A
  * result takes over its input's header list
- * (rd_kafka_message_detach_headers) instead of copying it. librdkafka's
- * log lines go through KL_LOG; a fatal error (error_cb with RD_KAFKA_RESP_ERR__FATAL)
- * makes every later call fail so the stage ends with a non-zero exit.
+ * (rd_kafka_message_detach_headers) instead of copying it. A record's
+ * timestamp is the one the caller gives (kl_out_msg.ts_ms), else the
+ * clock's. librdkafka's log lines go through KL_LOG; a fatal error
+ * (error_cb with RD_KAFKA_RESP_ERR__FATAL) makes every later call fail so
+ * the stage ends with a non-zero exit.
  * close() is bounded even with the broker gone (kafka_close.c). The
  * clients' callbacks are in kafka_client.c.
  */

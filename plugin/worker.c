@@ -31,12 +31,12 @@ static void wake_source_if_waiting(struct kl_worker *w)
         s->ops->wake(s->t);
 }
 
-/* Produces every item of b; stops at the first error (the stage fails). */
-static void produce_batch(struct kl_worker *w, struct kl_batch *b)
+/* Produces every item of b, starting at t (kl_now_ns()); stops at the
+ * first error (the stage fails). */
+static void produce_batch(struct kl_worker *w, struct kl_batch *b, uint64_t t)
 {
     struct kl_stage *s = w->s;
     char err[512];
-    uint64_t t = kl_now_ns();
     int64_t ts_ms = kl_wall_ms(); /* one record timestamp per batch */
     size_t i, failed = 0;
     int rc;
@@ -67,19 +67,12 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b)
 static void account(struct kl_worker *w, const struct kl_batch *b,
                     int64_t t_pick, uint64_t predict_ns)
 {
-    struct kl_emit_acc *e = &w->emit;
-    uint64_t enc = 0;
     size_t i;
 
-    if (e->samples > 0) /* sampled encode time, scaled to every result */
-        enc = (uint64_t)((double)e->sample_enc_ns * e->n / e->samples);
-    if (enc > e->work_ns)
-        enc = e->work_ns;
     pthread_mutex_lock(&w->mu);
     w->st.batches++;
     w->st.predict_ns += predict_ns;
-    w->st.encode_ns += enc;
-    w->st.produce_ns += e->work_ns - enc;
+    kl_split_fold(&w->emit, &w->st.encode_ns, &w->st.produce_ns);
     kl_hist_add(&w->st.batch_size, b->n);
     kl_hist_add(&w->st.model_us, predict_ns / 1000);
     for (i = 0; i < b->n; i++) {
@@ -89,7 +82,6 @@ static void account(struct kl_worker *w, const struct kl_batch *b,
                         (uint64_t)(b->t_prod_us[i] - b->t_poll_us[i]));
     }
     pthread_mutex_unlock(&w->mu);
-    memset(e, 0, sizeof *e);
     kl_metrics_note_model_ns(predict_ns);
     for (i = 0; i < b->n; i++)
         kl_metrics_note_queue_wait_us(t_pick - b->t_poll_us[i]);
@@ -102,7 +94,7 @@ static void run_batch(struct kl_worker *w, struct kl_batch *b)
     struct kl_stage *s = w->s;
     const struct kl_route_model *rm = &s->routes.models[b->model];
     int64_t t_pick = kl_stage_now_us();
-    uint64_t t0, predict_ns = 0;
+    uint64_t t0, t1, predict_ns = 0;
     size_t n = b->n, bytes = b->bytes;
     int rc;
 
@@ -111,14 +103,15 @@ static void run_batch(struct kl_worker *w, struct kl_batch *b)
         t0 = kl_now_ns();
         rc = kl_batch_predict(b, rm->model, s->top_k, s->threshold,
                               &w->scratch, s->inference);
-        predict_ns = kl_now_ns() - t0;
+        t1 = kl_now_ns();
+        predict_ns = t1 - t0;
         if (rc) {
             KL_LOG(KL_LOG_ERR, COMP, "worker %d: predict: %s", w->id,
                    kl_strerror(rc));
             kl_stage_fail(s, "worker %d: predict: %s", w->id,
                           kl_strerror(rc));
         } else {
-            produce_batch(w, b);
+            produce_batch(w, b, t1); /* predict's end is produce's start */
         }
     } else {
         memset(b->t_prod_us, 0, n * sizeof *b->t_prod_us);

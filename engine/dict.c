@@ -9,14 +9,6 @@
 #include "dict.h"
 #include "error.h"
 
-/* 1 when w[0..n) is one 3-byte UTF-8 character (lead E0-EF). */
-static int is_cp3(const char *w, size_t n)
-{
-    return n == 3 && ((unsigned char)w[0] & 0xF0) == 0xE0 &&
-           ((unsigned char)w[1] & 0xC0) == 0x80 &&
-           ((unsigned char)w[2] & 0xC0) == 0x80;
-}
-
 /* Fills d->cp3 (contract in dict.h) from the finished index. */
 static int index_cp3(struct kl_dict *d)
 {
@@ -92,7 +84,7 @@ int kl_dict_init(struct kl_dict *d, const char *vocab, size_t vocab_len,
              s = (s + 1) & d->mask)
             ;
         d->slot[s] = (struct kl_dict_slot){d->hash[i], i};
-        cp3_words += is_cp3(w, n);
+        cp3_words += kl_dict_cp3_of(w, n) != 0;
         pos += n + 1;
         if (pos == vocab_len && i + 1 < nwords) {
             rc = kl_error_set(err, errsz, KL_EFORMAT,

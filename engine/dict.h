@@ -74,23 +74,34 @@ int32_t kl_dict_find(const struct kl_dict *d, const char *w, size_t n,
 #define KL_DICT_CP3_FIRST 0x800u
 #define KL_DICT_CP3_N (0x10000u - KL_DICT_CP3_FIRST)
 
+/* The code point of w[0..n) when it is one well-formed 3-byte UTF-8
+ * character (lead E0-EF, two continuation bytes, not an overlong form),
+ * else 0. */
+static inline unsigned kl_dict_cp3_of(const char *w, size_t n)
+{
+    unsigned a, b, c, cp;
+
+    if (n != 3)
+        return 0;
+    a = (unsigned char)w[0];
+    b = (unsigned char)w[1];
+    c = (unsigned char)w[2];
+    if ((a & 0xF0) != 0xE0 || (b & 0xC0) != 0x80 || (c & 0xC0) != 0x80)
+        return 0;
+    cp = (a & 0x0F) << 12 | (b & 0x3F) << 6 | (c & 0x3F);
+    return cp >= KL_DICT_CP3_FIRST ? cp : 0;
+}
+
 /* kl_dict_find(), answered from d->cp3 when w is one well-formed 3-byte
  * UTF-8 character (the table holds what kl_dict_find() says for exactly
  * those bytes, so the two never differ). */
 static inline int32_t kl_dict_find_token(const struct kl_dict *d,
                                          const char *w, size_t n, uint32_t h)
 {
-    if (n == 3 && d->cp3 != NULL) {
-        unsigned a = (unsigned char)w[0], b = (unsigned char)w[1],
-                 c = (unsigned char)w[2];
+    unsigned cp;
 
-        if ((a & 0xF0) == 0xE0 && (b & 0xC0) == 0x80 && (c & 0xC0) == 0x80) {
-            unsigned cp = (a & 0x0F) << 12 | (b & 0x3F) << 6 | (c & 0x3F);
-
-            if (cp >= KL_DICT_CP3_FIRST) /* else an overlong form */
-                return d->cp3[cp - KL_DICT_CP3_FIRST];
-        }
-    }
+    if (d->cp3 != NULL && (cp = kl_dict_cp3_of(w, n)) != 0)
+        return d->cp3[cp - KL_DICT_CP3_FIRST];
     return kl_dict_find(d, w, n, h);
 }
 

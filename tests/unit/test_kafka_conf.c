@@ -122,15 +122,15 @@ Test(kafka_conf, bad_value_names_role_and_key)
 }
 
 /* Threads of this process whose name starts with prefix, counted by
- * niceness relative to base: *same and *lower (base + delta). */
-static void count_threads(const char *prefix, int base, int delta, int *same,
-                          int *lower)
+ * niceness: t[0] at base, t[1] at base + delta (delta != 0), t[2] at
+ * anything else. */
+static void count_threads(const char *prefix, int base, int delta, int t[3])
 {
     DIR *dir = opendir("/proc/self/task");
     struct dirent *e;
 
     cr_assert_not_null(dir);
-    *same = *lower = 0;
+    t[0] = t[1] = t[2] = 0;
     while ((e = readdir(dir)) != NULL) {
         char path[300], comm[64] = "";
         FILE *f;
@@ -149,15 +149,14 @@ static void count_threads(const char *prefix, int base, int delta, int *same,
         errno = 0;
         nice = getpriority(PRIO_PROCESS, (id_t)atoi(e->d_name));
         cr_assert(!(nice == -1 && errno), "getpriority %s", e->d_name);
-        *same += nice == base;
-        *lower += delta && nice == base + delta;
+        t[nice == base ? 0 : delta && nice == base + delta ? 1 : 2]++;
     }
     closedir(dir);
 }
 
 /* A producer made from the configuration with stage.producer.nice=n, on
  * a mock cluster, after one delivered record (its broker threads exist). */
-static void niced_producer(int n, int *same, int *lower)
+static void niced_producer(int n, int t[3])
 {
     struct kl_mock mock;
     struct kl_config *c;
@@ -181,7 +180,7 @@ static void niced_producer(int n, int *same, int *lower)
                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                    RD_KAFKA_V_END), 0);
     cr_assert_eq(rd_kafka_flush(rk, 10000), 0, "not delivered");
-    count_threads("rdk:broker", base, n, same, lower);
+    count_threads("rdk:broker", base, n, t);
     cr_expect_eq(getpriority(PRIO_PROCESS, 0), base, "this thread changed");
     rd_kafka_destroy(rk);
     kl_config_destroy(c);
@@ -190,20 +189,21 @@ static void niced_producer(int n, int *same, int *lower)
 
 Test(kafka_conf, producer_nice_lowers_only_its_broker_threads)
 {
-    int same, lower;
+    int t[3];
 
     /* The mock cluster's own broker threads (it runs in a producer made
      * without the key) keep the base; the producer's are 7 lower. */
-    niced_producer(7, &same, &lower);
-    cr_expect_geq(lower, 1, "no broker thread lowered");
-    cr_expect_geq(same, 1, "the mock cluster's threads were lowered too");
+    niced_producer(7, t);
+    cr_expect_geq(t[1], 1, "no broker thread lowered");
+    cr_expect_geq(t[0], 1, "the mock cluster's threads were lowered too");
+    cr_expect_eq(t[2], 0, "%d broker threads at another niceness", t[2]);
 }
 
 Test(kafka_conf, producer_nice_zero_changes_nothing)
 {
-    int same, lower;
+    int t[3];
 
-    niced_producer(0, &same, &lower);
-    cr_expect_eq(lower, 0);
-    cr_expect_geq(same, 2);
+    niced_producer(0, t);
+    cr_expect_eq(t[2], 0, "%d broker threads changed", t[2]);
+    cr_expect_geq(t[0], 2);
 }

@@ -109,22 +109,29 @@ def hist_quantiles(before, after, name, qs=(0.5, 0.99, 0.999)):
     cum = [b1[k] - b0.get(k, 0) for k in bounds]
     if not cum or cum[-1] <= 0:
         return None
-    total = cum[-1]
-    out = {"count": int(total), "le": [(k, int(c)) for k, c in zip(bounds, cum)]}
+    out = {"count": int(cum[-1]), "le": [(k, int(c)) for k, c in zip(bounds, cum)]}
     for q in qs:
-        target = q * total
-        prev_b, prev_c = 0.0, 0.0
-        for k, c in zip(bounds, cum):
-            if c >= target:
-                if k == float("inf"):
-                    out[f"p{q * 100:g}"] = prev_b
-                    out[f"p{q * 100:g}_above"] = True
-                else:
-                    frac = (target - prev_c) / (c - prev_c) if c > prev_c else 1.0
-                    out[f"p{q * 100:g}"] = prev_b + frac * (k - prev_b)
-                break
-            prev_b, prev_c = k, c
+        v, above = cum_quantile(bounds, cum, q)
+        out[f"p{q * 100:g}"] = v
+        if above:
+            out[f"p{q * 100:g}_above"] = True
     return out
+
+
+def cum_quantile(bounds, cum, q):
+    """(value, above) of quantile q from cumulative counts cum at the
+    sorted upper bounds, linear within a bucket; above: it lies in the +Inf
+    bucket (value = the last finite bound). cum[-1] must be > 0."""
+    target = q * cum[-1]
+    prev_b, prev_c = 0.0, 0.0
+    for k, c in zip(bounds, cum):
+        if c >= target:
+            if k == float("inf"):
+                return prev_b, True
+            frac = (target - prev_c) / (c - prev_c) if c > prev_c else 1.0
+            return prev_b + frac * (k - prev_b), False
+        prev_b, prev_c = k, c
+    return prev_b, False
 
 
 def counter_delta(before, after, name):
@@ -227,22 +234,11 @@ def targets(res, rates):
 
 def pooled_quantile(cum_by_bound, q):
     """(value, above) of quantile q from cumulative bucket counts
-    {bound: count} (hist_quantiles' "le" lists added up), linear within a
-    bucket; above: it lies in the +Inf bucket. None when empty."""
+    {bound: count} (hist_quantiles' "le" lists added up); None when empty."""
     bounds = sorted(cum_by_bound)
     if not bounds or cum_by_bound[bounds[-1]] <= 0:
         return None
-    target = q * cum_by_bound[bounds[-1]]
-    prev_b, prev_c = 0.0, 0.0
-    for k in bounds:
-        c = cum_by_bound[k]
-        if c >= target:
-            if k == float("inf"):
-                return prev_b, True
-            frac = (target - prev_c) / (c - prev_c) if c > prev_c else 1.0
-            return prev_b + frac * (k - prev_b), False
-        prev_b, prev_c = k, c
-    return None
+    return cum_quantile(bounds, [cum_by_bound[k] for k in bounds], q)
 
 
 def bottleneck(res):

@@ -82,6 +82,27 @@ void kl_topk_sort(struct kl_topk *h)
         pop_to_end(h, len);
 }
 
+/* The skip bound of a one-label selection: that of the largest candidate
+ * probability, or -1 (no skipping) when there is none or a candidate is
+ * NaN or outside [0, 1]. With k = 1 a candidate strictly below the best
+ * one's score never stays: pushed before it, it is popped when the best
+ * arrives; after it, fastText skips it. The heap ends as if it had never
+ * been seen, so only the best and its near-ties take a log. */
+static double one_best_bound(const float *p, int32_t nl, float threshold)
+{
+    float best = -1.0f;
+
+    for (int32_t j = 0; j < nl; j++) {
+        if (p[j] < threshold)
+            continue;
+        if (!(p[j] >= 0.0f && p[j] <= 1.0f))
+            return -1.0;
+        if (p[j] > best)
+            best = p[j];
+    }
+    return best >= 0.0f ? ((double)best + 1e-5) * (1.0 - 1e-4) : -1.0;
+}
+
 /* Contract in topk.h. Scores are log(p + 1e-5) rounded to float, for p
  * in [0, 1]: |score| <= 11.6, so each rounding is off by at most 2^-21 (<
  * 5e-7). When p + 1e-5 < (pmin + 1e-5) * (1 - 1e-4), the exact logs differ
@@ -90,7 +111,10 @@ void kl_topk_sort(struct kl_topk *h)
 void kl_topk_probs(struct kl_topk *h, const float *p, int32_t nl,
                    float threshold)
 {
-    double bound = -1.0; /* (pmin + 1e-5) * (1 - 1e-4) once the heap is full */
+    /* (pmin + 1e-5) * (1 - 1e-4) once the heap is full; for k = 1 that of
+     * the best candidate from the start (one_best_bound) */
+    double bound = h->k == 1 && h->n == 0 ? one_best_bound(p, nl, threshold)
+                                          : -1.0;
 
     for (int32_t j = 0; j < nl; j++) {
         float score;
@@ -106,9 +130,10 @@ void kl_topk_probs(struct kl_topk *h, const float *p, int32_t nl,
         if (h->n == h->k) {
             float pmin = p[h->id[0]];
 
-            bound = isfinite(pmin) && pmin >= 0.0f && pmin <= 1.0f
-                        ? ((double)pmin + 1e-5) * (1.0 - 1e-4)
-                        : -1.0;
+            if (!(isfinite(pmin) && pmin >= 0.0f && pmin <= 1.0f))
+                bound = -1.0;
+            else if (((double)pmin + 1e-5) * (1.0 - 1e-4) > bound)
+                bound = ((double)pmin + 1e-5) * (1.0 - 1e-4);
         }
     }
 }

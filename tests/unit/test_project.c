@@ -40,8 +40,9 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(rng >> 33) % n;
 }
 
-/* Trains a three-topic model of the given dim and loss and opens it. */
-static void train(int dim, int loss)
+/* Trains a model of the given dim and loss and opens it: three topics,
+ * or with nl > 3 that many labels over the same words. */
+static void train_labels(int dim, int loss, int nl)
 {
     struct kl_train_opts o;
     char err[512] = "";
@@ -55,7 +56,10 @@ static void train(int dim, int loss)
     cr_assert_not_null(fp);
     for (int i = 0; i < 300; i++) {
         int l = i % 3;
-        fprintf(fp, "%s\t", names[l]);
+        if (nl > 3)
+            fprintf(fp, "label%d\t", i % nl);
+        else
+            fprintf(fp, "%s\t", names[l]);
         for (int w = 0; w < 7; w++)
             fprintf(fp, "%s%s", w ? " " : "",
                     rnd(3) ? topics[l][rnd(6)] : noise[rnd(6)]);
@@ -79,6 +83,7 @@ static void train(int dim, int loss)
     cr_assert_eq(kl_model_project_labels(model, SIZE_MAX), KL_OK);
 }
 
+static void train(int dim, int loss) { train_labels(dim, loss, 3); }
 static void setup64(void) { train(64, KL_LOSS_SOFTMAX); }
 static void setup64_ova(void) { train(64, KL_LOSS_OVA); }
 
@@ -262,6 +267,47 @@ Test(project, explain_logit_is_the_projected_one, .init = setup64,
     kl_explanation_fini(&y);
     kl_features_fini(&f);
     kl_scratch_fini(&s);
+}
+
+/* kl_proj_logits() sums a text's projected rows lane by lane in feature
+ * order, bit for bit as kl_proj_logit()'s scalar loop does: with 13
+ * labels (one cache line a row, summed in registers) and with 20 (two
+ * lines, the general loop). */
+static void check_sums_in_order(size_t stride)
+{
+    float acc[32], z[32];
+
+    cr_assert_eq(model->proj_stride, stride);
+    for (int i = 0; i < NT; i++) {
+        struct kl_features f;
+
+        kl_features_init(&f);
+        if (kl_model_featurize(model, texts[i], strlen(texts[i]), &f) ==
+            KL_OK) {
+            cr_assert_eq(kl_proj_logits(model, &f, acc, z), KL_OK);
+            for (int32_t l = 0; l < model->info.nlabels; l++) {
+                float one = kl_proj_logit(model, &f, l);
+
+                cr_assert(memcmp(&one, &z[l], sizeof one) == 0,
+                          "%s, label %d: %.9g vs %.9g", texts[i], (int)l,
+                          z[l], one);
+            }
+        }
+        kl_features_fini(&f);
+    }
+}
+
+Test(project, sums_in_feature_order_one_line, .fini = teardown)
+{
+    train_labels(64, KL_LOSS_SOFTMAX, 13); /* all four registers */
+    check_sums_in_order(16);
+}
+
+Test(project, sums_in_feature_order_two_lines, .fini = teardown)
+{
+    train_labels(64, KL_LOSS_SOFTMAX, 20);
+    cr_assert_eq(model->info.nlabels, 20);
+    check_sums_in_order(32);
 }
 
 /* A feature id outside the input matrix: KL_EINVAL on both paths. */

@@ -92,6 +92,19 @@ Test(topk, probs_equal_the_plain_loop)
     }
 }
 
+/* k = 1 (the stage's default) starts skipping from the best candidate's
+ * probability: on rows of 1 to 40 labels, mostly near-ties, the same
+ * label and score as the plain loop. */
+Test(topk, one_best_equals_the_plain_loop)
+{
+    for (int round = 0; round < 20000; round++) {
+        int32_t nl = 1 + (int32_t)(next() % 40);
+        float thr = next() % 4 ? 0.0f : (float)(next() % 1000) / 2000.0f;
+
+        check_once(nl, 1, thr);
+    }
+}
+
 /* Values whose logs round to the same float: all of them reach the heap
  * (fastText pushes on equal scores), in the plain loop's order. */
 Test(topk, float_ties_after_the_log_are_kept)

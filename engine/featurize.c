@@ -9,6 +9,7 @@
 
 #include "klabel/engine.h"
 #include "dict.h"
+#include "hash.h"
 #include "tokenize.h"
 
 /* Zeroes f; it owns nothing yet. */
@@ -142,6 +143,25 @@ static int push_subwords(const struct kl_dict *d, const char *t, size_t n,
 static int push_word_ngrams(const struct kl_dict *d, const int32_t *hashes,
                             size_t nh, struct kl_features *f)
 {
+    if (d->word_ngrams == 2 && !d->pruned && !f->want_origin &&
+        d->bucket_mod.d == (uint32_t)d->bucket && nh > 1) {
+        /* fastText's default (bigrams), with no origins to record and no
+         * prune index: the ids the loop below gives, with room made once
+         * and one remainder a pair (tests/unit/test_predict.c checks them
+         * against a plain computation and against the loop) */
+        int rc = reserve_i32(&f->ids, &f->cap, f->n + nh - 1);
+
+        if (rc != KL_OK)
+            return rc;
+        for (size_t i = 0; i + 1 < nh; i++) {
+            uint64_t h = (uint64_t)(int64_t)hashes[i] * 116049371u +
+                         (uint64_t)(int64_t)hashes[i + 1];
+
+            f->ids[f->n++] =
+                d->nwords + (int32_t)kl_fastmod_u64(&d->bucket_mod, h);
+        }
+        return KL_OK;
+    }
     for (size_t i = 0; i < nh; i++) {
         uint64_t h = (uint64_t)(int64_t)hashes[i];
         for (size_t j = i + 1; j < nh && j < i + (size_t)d->word_ngrams; j++) {
@@ -204,7 +224,7 @@ int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
 
         if (fasttext && kl_tokenize_is_label(t, n))
             continue;
-        h = kl_hash_fnv1a(t, n);
+        h = kl_hash_fnv1a_inline(t, n);
         wid = kl_dict_find_token(d, t, n, h);
         eos = n == KL_EOS_LEN && memcmp(t, KL_EOS, KL_EOS_LEN) == 0;
         if (wid >= 0 && (rc = push_id(f, wid, (uint32_t)nh << 5)) != KL_OK)

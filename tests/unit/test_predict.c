@@ -282,3 +282,69 @@ Test(featurize, text_is_utf8_keeps_refusing_bad_text, .init = setup,
     kl_features_fini(&b);
     kl_model_destroy(m);
 }
+
+/* Word bigrams as fastText's addWordNgrams computes them: the known words'
+ * ids in token order, then nwords + (h[i] * 116049371 + h[i+1]) mod bucket
+ * for each pair of neighbouring tokens (hashes sign-extended to 64 bits),
+ * with origins recorded (the general loop) or not (the bigram loop). */
+Test(featurize, word_bigrams_as_fasttext_computes_them, .init = setup,
+     .fini = teardown)
+{
+    static const char *const texts[] = {
+        "foo bar", "中文 foo bar baz", "FOO bär 中 文 foo", "a b c d e f g h",
+        "foo", "x"};
+    char meta_u[1024], err[256];
+    struct kl_model *m = NULL;
+    struct kl_features f;
+    struct kl_tokens tok;
+    char *p;
+
+    fill_data();
+    snprintf(meta_u, sizeof meta_u, "%s", meta("softmax", 2, "[\"pos\",\"neg\"]"));
+    p = strstr(meta_u, "\"mode\":\"fasttext\"");
+    cr_assert(p != NULL);
+    memcpy(p, "\"mode\":\"unicode\" ", 17);
+    p = strstr(meta_u, "\"word_ngrams\":1");
+    cr_assert(p != NULL);
+    p[strlen("\"word_ngrams\":")] = '2';
+    write_raw(path, meta_u, good, 3, data_f, 120, 0);
+    cr_assert_eq(kl_model_open(path, &m, err, sizeof err), KL_OK, "%s", err);
+    cr_assert_eq(kl_model_info(m)->word_ngrams, 2);
+    kl_features_init(&f);
+    kl_tokens_init(&tok);
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++) {
+        int32_t want[64];
+        size_t nw = 0;
+
+        cr_assert_eq(kl_tokenize(&kl_model_info(m)->tok, texts[t],
+                                 strlen(texts[t]), &tok), KL_OK);
+        cr_assert_lt(tok.n, 32);
+        for (size_t i = 0; i < tok.n; i++) {
+            if (tok.len[i] == 3 && !memcmp(tok.buf + tok.off[i], "foo", 3))
+                want[nw++] = 0;
+            if (tok.len[i] == 3 && !memcmp(tok.buf + tok.off[i], "bar", 3))
+                want[nw++] = 1;
+        }
+        for (size_t i = 0; i + 1 < tok.n; i++) {
+            uint64_t h =
+                (uint64_t)(int64_t)(int32_t)kl_hash_fnv1a(tok.buf + tok.off[i],
+                                                          tok.len[i]);
+            h = h * 116049371u +
+                (uint64_t)(int64_t)(int32_t)kl_hash_fnv1a(
+                    tok.buf + tok.off[i + 1], tok.len[i + 1]);
+            want[nw++] = 2 + (int32_t)(h % 3);
+        }
+        for (int origin = 0; origin <= 1; origin++) {
+            f.want_origin = origin;
+            cr_assert_eq(kl_model_featurize(m, texts[t], strlen(texts[t]), &f),
+                         nw ? KL_OK : KL_EEMPTY, "%s", texts[t]);
+            cr_assert_eq(f.n, nw, "%s (origins %d)", texts[t], origin);
+            for (size_t i = 0; i < nw; i++)
+                cr_assert_eq(f.ids[i], want[i], "%s (origins %d): id %zu",
+                             texts[t], origin, i);
+        }
+    }
+    kl_tokens_fini(&tok);
+    kl_features_fini(&f);
+    kl_model_destroy(m);
+}

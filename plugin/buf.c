@@ -110,65 +110,54 @@ out:
 }
 
 /* Escape-copies s[0..n), which is valid UTF-8 apart from its bytes being
- * checked here one by one for the characters JSON must escape. */
-static int json_copy_run(struct kl_buf *b, const unsigned char *s, size_t n)
+ * checked here one by one for the characters JSON must escape, to w;
+ * returns the end of what it wrote (at most 6 * n bytes). */
+static char *json_copy_run(char *w, const unsigned char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t i, start = 0;
-    char esc[6];
 
     for (i = 0; i < n; i++) {
         unsigned char c = s[i];
-        size_t elen;
 
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        if (kl_buf_append(b, s + start, i - start) != 0)
-            return KL_ENOMEM;
+        memcpy(w, s + start, i - start);
+        w += i - start;
         if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            elen = 2;
+            *w++ = '\\';
+            *w++ = (char)c;
         } else {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
+            memcpy(w, "\\u00", 4);
+            w[4] = hex[c >> 4];
+            w[5] = hex[c & 15];
+            w += 6;
         }
-        if (kl_buf_append(b, esc, elen) != 0)
-            return KL_ENOMEM;
         start = i + 1;
     }
-    return kl_buf_append(b, s + start, n - start);
+    memcpy(w, s + start, n - start);
+    return w + (n - start);
 }
 
-/* Appends s[0..n) as a JSON string literal: quotes around; '"', '\\' and
- * control characters below 0x20 escaped (the latter as \u00XX); valid UTF-8
- * copied as is; each byte of an invalid UTF-8 sequence becomes \ufffd, so
- * the output is always valid JSON. s may be NULL when n is 0.
- * Returns 0 or KL_ENOMEM (b unchanged). */
-int kl_buf_json_str(struct kl_buf *b, const char *s, size_t n)
+/* Contract in buf.h. */
+char *kl_json_str_to(char *w, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t old = b->len, i = 0;
-    int rc;
+    size_t i = 0;
 
     /* Printable ASCII with nothing to escape (labels, ids, topics): one
      * copy, no UTF-8 check. */
     while (i < n && u[i] >= 0x20 && u[i] < 0x7F && u[i] != '"' && u[i] != '\\')
         i++;
-    if (i == n && n + 2 < b->cap - b->len) {
-        b->data[b->len] = '"';
+    *w++ = '"';
+    if (i == n) {
         if (n)
-            memcpy(b->data + b->len + 1, s, n);
-        b->data[b->len + 1 + n] = '"';
-        b->len += n + 2;
-        b->data[b->len] = '\0';
-        return 0;
+            memcpy(w, s, n);
+        w += n;
+        *w++ = '"';
+        return w;
     }
     i = 0;
-    if ((rc = kl_buf_append(b, "\"", 1)) != 0)
-        goto out;
     while (i < n) {
         size_t bad = 0, run;
 
@@ -176,21 +165,31 @@ int kl_buf_json_str(struct kl_buf *b, const char *s, size_t n)
             run = n - i;
         else
             run = bad;
-        if ((rc = json_copy_run(b, u + i, run)) != 0)
-            goto out;
+        w = json_copy_run(w, u + i, run);
         i += run;
         if (i < n) {
-            if ((rc = kl_buf_append(b, "\\ufffd", 6)) != 0)
-                goto out;
+            memcpy(w, "\\ufffd", 6);
+            w += 6;
             i++;
         }
     }
-    rc = kl_buf_append(b, "\"", 1);
-out:
-    if (rc != 0) {
-        b->len = old;
-        if (b->data)
-            b->data[old] = '\0';
-    }
-    return rc;
+    *w++ = '"';
+    return w;
+}
+
+/* Contract in buf.h. */
+int kl_buf_reserve(struct kl_buf *b, size_t extra)
+{
+    return buf_reserve(b, extra);
+}
+
+/* Appends s[0..n) as a JSON string literal (kl_json_str_to). s may be NULL
+ * when n is 0. Returns 0 or KL_ENOMEM (b unchanged). */
+int kl_buf_json_str(struct kl_buf *b, const char *s, size_t n)
+{
+    if (n > (SIZE_MAX - 2) / 6 || buf_reserve(b, KL_JSON_STR_MAX(n)) != 0)
+        return KL_ENOMEM;
+    b->len = (size_t)(kl_json_str_to(b->data + b->len, s, n) - b->data);
+    b->data[b->len] = '\0';
+    return 0;
 }

@@ -34,9 +34,24 @@ static inline int kl_buf_append(struct kl_buf *b, const void *p, size_t n)
 
 int kl_buf_printf(struct kl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Appends s[0..n) as a JSON string literal (quotes included): '"', '\\' and
- * bytes < 0x20 escaped (as \u00XX), valid UTF-8 kept as is, each byte of
- * invalid UTF-8 replaced by \ufffd. Returns 0 or KL_ENOMEM (b unchanged). */
+/* Appends s[0..n) as a JSON string literal (kl_json_str_to). Returns 0 or
+ * KL_ENOMEM (b unchanged). */
 int kl_buf_json_str(struct kl_buf *b, const char *s, size_t n);
+
+/* Makes room for extra more bytes (and the NUL) without appending: writers
+ * that know a bound of what they append check once, then write to
+ * data + len themselves. Returns 0 or KL_ENOMEM (b unchanged). */
+int kl_buf_reserve(struct kl_buf *b, size_t extra);
+
+/* Most bytes kl_json_str_to() writes for n input bytes. */
+#define KL_JSON_STR_MAX(n) (2 + 6 * (size_t)(n))
+
+/* Writes s[0..n) as a JSON string literal at w (room for
+ * KL_JSON_STR_MAX(n) bytes; no NUL): quotes around; '"', '\\' and bytes
+ * < 0x20 escaped (the latter as \u00XX); valid UTF-8 copied as is; each
+ * byte of an invalid UTF-8 sequence becomes \ufffd, so the output is
+ * always valid JSON. s may be NULL when n is 0. Returns the end of what it
+ * wrote. */
+char *kl_json_str_to(char *w, const char *s, size_t n);
 
 #endif

@@ -86,6 +86,13 @@ int kl_json_encode_result(const struct kl_event *ev,
                           const struct kl_model_info *mi,
                           const struct kl_source *src, struct kl_buf *out);
 
+/* The room kl_json_encode_result() makes in out before it writes (ev and p
+ * not NULL): a bound of what it appends, NUL excluded. For tests. */
+size_t kl_json_result_room(const struct kl_event *ev,
+                           const struct kl_prediction *p,
+                           const struct kl_model_info *mi,
+                           const struct kl_source *src);
+
 /* kl_json_encode_result() with ,"explain":[{"token":..,"weight":..},..]
  * before the closing brace: x's items in order (weights "%.6g"); x NULL
  * gives the plain result. Nothing is appended on failure. Returns 0,

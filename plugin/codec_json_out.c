@@ -20,40 +20,48 @@ static int put_g6(struct kl_buf *out, float v)
     return kl_buf_append(out, num, kl_fmt_g6(num, v));
 }
 
-/* Appends prefix, then v in decimal. */
-static int put_i64(struct kl_buf *out, const char *prefix, int64_t v)
-{
-    char num[KL_NUMFMT_MAX];
-    int rc = kl_buf_append(out, prefix, strlen(prefix));
+/* The writers below put a result together at w in room reserved once
+ * (result_room): literal pieces are fixed-size copies the compiler turns
+ * into a few moves, numbers are formatted in place (numfmt.h writes a NUL
+ * that the next piece overwrites). */
 
-    return rc ? rc : kl_buf_append(out, num, kl_fmt_i64(num, v));
+/* Writes the literal s (a string constant) at w. */
+#define LIT(w, s) (memcpy((w), (s), sizeof(s) - 1), (w) + sizeof(s) - 1)
+
+/* Writes a probability as a JSON number ("%.6g"; NaN and infinities as
+ * 0). */
+static char *score_to(char *w, float p)
+{
+    if (!isfinite(p)) {
+        *w = '0';
+        return w + 1;
+    }
+    return w + kl_fmt_g6(w, p);
 }
 
-/* Appends a probability as a JSON number ("%.6g"; NaN and infinities as 0). */
-static int put_score(struct kl_buf *out, float p)
-{
-    if (!isfinite(p))
-        return kl_buf_append(out, "0", 1);
-    return put_g6(out, p);
-}
-
-/* Appends a model label name by index, or null when it is unknown. */
-static int put_label(struct kl_buf *out, const struct kl_model_info *mi,
-                     int32_t label)
-{
+/* A string to write as JSON, or NULL for null, with its length. */
+struct jstr {
     const char *s;
+    size_t n;
+};
 
-    if (!mi || !mi->labels || label < 0 || label >= mi->nlabels || !mi->labels[label])
-        return kl_buf_append(out, "null", 4);
-    s = mi->labels[label];
-    return kl_buf_json_str(out, s, strlen(s));
+static struct jstr jstr_of(const char *s)
+{
+    return (struct jstr){s, s ? strlen(s) : 0};
 }
 
-static int put_str_or_null(struct kl_buf *out, const char *s)
+/* A model's label name by index; NULL when it is unknown. */
+static struct jstr label_of(const struct kl_model_info *mi, int32_t label)
 {
-    if (!s)
-        return kl_buf_append(out, "null", 4);
-    return kl_buf_json_str(out, s, strlen(s));
+    if (!mi || !mi->labels || label < 0 || label >= mi->nlabels)
+        return (struct jstr){NULL, 0};
+    return jstr_of(mi->labels[label]);
+}
+
+/* Writes j as a JSON string, or null. */
+static char *jstr_to(char *w, struct jstr j)
+{
+    return j.s ? kl_json_str_to(w, j.s, j.n) : LIT(w, "null");
 }
 
 /* 1 when s[0..n) is an integer literal JSON accepts as a number. */
@@ -66,6 +74,53 @@ static int is_int_text(const char *s, size_t n)
     return strspn(s + j, "0123456789") == n - j;
 }
 
+/* The strings of one result, measured once. */
+struct parts {
+    int k;
+    struct jstr label[KL_TOPK_MAX], mid, mver, topic;
+};
+
+static void parts_of(const struct kl_prediction *p,
+                     const struct kl_model_info *mi,
+                     const struct kl_source *src, struct parts *r)
+{
+    r->k = p->k < 0 ? 0 : p->k > KL_TOPK_MAX ? KL_TOPK_MAX : p->k;
+    for (int i = 0; i < r->k; i++)
+        r->label[i] = label_of(mi, p->label[i]);
+    r->mid = mi ? jstr_of(mi->id) : (struct jstr){NULL, 0};
+    r->mver = mi ? jstr_of(mi->version) : (struct jstr){NULL, 0};
+    r->topic = src ? jstr_of(src->topic) : (struct jstr){NULL, 0};
+}
+
+/* Room for the result, NULs of the number formatters included: at most
+ * 128 bytes of keys and punctuation beside its strings and three
+ * integers, 24 per label beside its name and score, and the best label's
+ * name and score once more (they appear again in "top"). */
+static size_t parts_room(const struct kl_event *ev, const struct parts *r)
+{
+    size_t room = 128 + 3 * KL_NUMFMT_MAX + KL_JSON_STR_MAX(ev->id_len) +
+                  KL_JSON_STR_MAX(r->mid.n) + KL_JSON_STR_MAX(r->mver.n) +
+                  KL_JSON_STR_MAX(r->topic.n);
+
+    for (int i = 0; i < r->k; i++)
+        room += 24 + KL_NUMFMT_MAX + KL_JSON_STR_MAX(r->label[i].n);
+    if (r->k > 0)
+        room += 24 + KL_NUMFMT_MAX + KL_JSON_STR_MAX(r->label[0].n);
+    return room;
+}
+
+/* Contract in codec.h. */
+size_t kl_json_result_room(const struct kl_event *ev,
+                           const struct kl_prediction *p,
+                           const struct kl_model_info *mi,
+                           const struct kl_source *src)
+{
+    struct parts r;
+
+    parts_of(p, mi, src, &r);
+    return parts_room(ev, &r);
+}
+
 /* Appends one result object to out (shape in codec.h; "ts" is null when
  * the event has none; "model" and "source" are null when mi or src is
  * NULL). Nothing is appended on failure. Returns 0, KL_ENOMEM or
@@ -75,73 +130,80 @@ int kl_json_encode_result(const struct kl_event *ev,
                           const struct kl_model_info *mi,
                           const struct kl_source *src, struct kl_buf *out)
 {
-    size_t old;
-    int i, k, rc = 0;
+    struct parts r;
+    char *w, *best = NULL;
+    size_t best_len = 0;
+    int k;
 
     if (!ev || !p || !out)
         return KL_EINVAL;
-    old = out->len;
-    k = p->k < 0 ? 0 : p->k > KL_TOPK_MAX ? KL_TOPK_MAX : p->k;
-
-#define PUT(x) do { if ((rc = (x)) != 0) goto out; } while (0)
-    PUT(kl_buf_append(out, "{\"id\":", 6));
+    parts_of(p, mi, src, &r);
+    k = r.k;
+    if (kl_buf_reserve(out, parts_room(ev, &r)) != 0)
+        return KL_ENOMEM;
+    w = LIT(out->data + out->len, "{\"id\":");
     if (!ev->id)
-        PUT(kl_buf_append(out, "null", 4));
+        w = LIT(w, "null");
     else if (ev->id_is_number && is_int_text(ev->id, ev->id_len))
-        PUT(kl_buf_append(out, ev->id, ev->id_len));
+        w = (char *)memcpy(w, ev->id, ev->id_len) + ev->id_len;
     else
-        PUT(kl_buf_json_str(out, ev->id, ev->id_len));
-    PUT(kl_buf_append(out, ",\"label\":", 9));
+        w = kl_json_str_to(w, ev->id, ev->id_len);
+    w = LIT(w, ",");
     if (k > 0) {
-        PUT(put_label(out, mi, p->label[0]));
-        PUT(kl_buf_append(out, ",\"score\":", 9));
-        PUT(put_score(out, p->prob[0]));
+        best = w; /* "label":..,"score":.. of the best, again in "top" */
+        w = LIT(w, "\"label\":");
+        w = jstr_to(w, r.label[0]);
+        w = LIT(w, ",\"score\":");
+        w = score_to(w, p->prob[0]);
+        best_len = (size_t)(w - best);
     } else {
-        PUT(kl_buf_append(out, "null,\"score\":0", 14));
+        w = LIT(w, "\"label\":null,\"score\":0");
     }
-    PUT(kl_buf_append(out, ",\"top\":[", 8));
-    for (i = 0; i < k; i++) {
-        PUT(kl_buf_append(out, i ? ",{\"label\":" : "{\"label\":", i ? 10 : 9));
-        PUT(put_label(out, mi, p->label[i]));
-        PUT(kl_buf_append(out, ",\"score\":", 9));
-        PUT(put_score(out, p->prob[i]));
-        PUT(kl_buf_append(out, "}", 1));
+    w = LIT(w, ",\"top\":[");
+    for (int i = 0; i < k; i++) {
+        if (i == 0) {
+            w = LIT(w, "{");
+            w = (char *)memcpy(w, best, best_len) + best_len;
+        } else {
+            w = LIT(w, ",{\"label\":");
+            w = jstr_to(w, r.label[i]);
+            w = LIT(w, ",\"score\":");
+            w = score_to(w, p->prob[i]);
+        }
+        w = LIT(w, "}");
     }
-    PUT(kl_buf_append(out, "],\"model\":", 10));
+    w = LIT(w, "],\"model\":");
     if (mi) {
-        PUT(kl_buf_append(out, "{\"id\":", 6));
-        PUT(put_str_or_null(out, mi->id));
-        PUT(kl_buf_append(out, ",\"version\":", 11));
-        PUT(put_str_or_null(out, mi->version));
-        PUT(kl_buf_append(out, "}", 1));
+        w = LIT(w, "{\"id\":");
+        w = jstr_to(w, r.mid);
+        w = LIT(w, ",\"version\":");
+        w = jstr_to(w, r.mver);
+        w = LIT(w, "}");
     } else {
-        PUT(kl_buf_append(out, "null", 4));
+        w = LIT(w, "null");
     }
-    PUT(kl_buf_append(out, ",\"source\":", 10));
+    w = LIT(w, ",\"source\":");
     if (src) {
-        PUT(kl_buf_append(out, "{\"topic\":", 9));
-        PUT(put_str_or_null(out, src->topic));
-        PUT(put_i64(out, ",\"partition\":", src->partition));
-        PUT(put_i64(out, ",\"offset\":", src->offset));
-        PUT(kl_buf_append(out, "}", 1));
+        w = LIT(w, "{\"topic\":");
+        w = jstr_to(w, r.topic);
+        w = LIT(w, ",\"partition\":");
+        w += kl_fmt_i64(w, src->partition);
+        w = LIT(w, ",\"offset\":");
+        w += kl_fmt_i64(w, src->offset);
+        w = LIT(w, "}");
     } else {
-        PUT(kl_buf_append(out, "null", 4));
+        w = LIT(w, "null");
     }
-    if (ev->ts_ms >= 0)
-    {
-        PUT(put_i64(out, ",\"ts\":", ev->ts_ms));
-        PUT(kl_buf_append(out, "}", 1));
+    if (ev->ts_ms >= 0) {
+        w = LIT(w, ",\"ts\":");
+        w += kl_fmt_i64(w, ev->ts_ms);
+        w = LIT(w, "}");
+    } else {
+        w = LIT(w, ",\"ts\":null}");
     }
-    else
-        PUT(kl_buf_append(out, ",\"ts\":null}", 11));
-#undef PUT
-out:
-    if (rc != 0) {
-        out->len = old;
-        if (out->data)
-            out->data[old] = '\0';
-    }
-    return rc;
+    out->len = (size_t)(w - out->data);
+    out->data[out->len] = '\0';
+    return 0;
 }
 
 /* Contract in codec.h. */

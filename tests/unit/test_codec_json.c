@@ -513,3 +513,55 @@ Test(encode, appends_without_newline)
     cr_expect_eq(out.data[out.len - 1], '}');
     cr_expect_eq(kl_json_encode_result(NULL, &pred, &mi, &src, &out), KL_EINVAL);
 }
+
+/* The encoder makes room once for the whole result: every string at its
+ * worst escaping (control characters as \u00XX, invalid bytes as \ufffd,
+ * six bytes each), all KL_TOPK_MAX labels, the widest integers. What it
+ * writes stays within that room, and is JSON carrying every string back. */
+Test(encode, worst_case_escaping_fits)
+{
+    static char ctl[KL_TOPK_MAX][300], junk[3][300];
+    const char *names[KL_TOPK_MAX];
+    char id[1200];
+    cJSON *j;
+
+    for (int i = 0; i < KL_TOPK_MAX; i++) {
+        memset(ctl[i], 0x01 + i, sizeof ctl[i] - 1);
+        names[i] = ctl[i];
+        pred.label[i] = i;
+        pred.prob[i] = 1e-7f * (float)(i + 1);
+    }
+    for (int i = 0; i < 3; i++)
+        memset(junk[i], 0xff, sizeof junk[i] - 1);
+    memset(id, 0x1f, sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    cr_assert_eq(dec("{\"text\":\"t\",\"ts\":9007199254740991}"), KL_DEC_OK);
+    ev.id = id;
+    ev.id_len = strlen(id);
+    ev.id_is_number = 0;
+    mi.labels = names;
+    mi.nlabels = KL_TOPK_MAX;
+    mi.id = junk[0];
+    mi.version = junk[1];
+    src.topic = junk[2];
+    src.partition = INT32_MIN;
+    src.offset = INT64_MIN;
+    pred.k = KL_TOPK_MAX;
+    j = encode_parse();
+    cr_assert_leq(out.len, kl_json_result_room(&ev, &pred, &mi, &src));
+    cr_assert_geq(out.len, kl_json_result_room(&ev, &pred, &mi, &src) / 2,
+                  "a loose bound: %zu of %zu", out.len,
+                  kl_json_result_room(&ev, &pred, &mi, &src));
+    cr_expect_eq(strlen(get(j, "id")->valuestring), sizeof id - 1);
+    cr_assert_eq(cJSON_GetArraySize(get(j, "top")), KL_TOPK_MAX);
+    for (int i = 0; i < KL_TOPK_MAX; i++)
+        cr_expect_str_eq(
+            get(cJSON_GetArrayItem(get(j, "top"), i), "label")->valuestring,
+            ctl[i]);
+    cr_expect_eq(strlen(get(get(j, "model"), "id")->valuestring),
+                 3 * (sizeof junk[0] - 1)); /* U+FFFD is 3 bytes */
+    cr_expect(strstr(out.data, ",\"offset\":-9223372036854775808}"), "%s",
+              out.data + out.len - 80);
+    ev.id = NULL;
+    cJSON_Delete(j);
+}

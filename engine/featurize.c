@@ -199,6 +199,163 @@ int kl_dict_tokenize(const struct kl_dict *d, const char *text, size_t len,
     return KL_OK;
 }
 
+/* ------------------------------------------------------------------
+ * The one-pass lane. With the unicode tokenizer on its fast path (every
+ * character's normalized image in its table: tokenize.c), no segmenter,
+ * stop words, stemming, char n-grams or origins, a token's only uses are
+ * its hash and its word id: the lane walks the text once and takes both
+ * as each token ends, instead of writing tokens out for a second loop to
+ * read back. It is tokenize_unicode()'s state machine (seg == NULL) with
+ * the featurizer's per-token step; tests/unit/test_featurize_lane.c holds
+ * it to the two-pass path on the corpora and on random text. */
+
+#define LANE_NO 1 /* not on the lane: take the two-pass path */
+
+/* Decodes the 1-3 byte UTF-8 sequence at p[0..n) into *c; returns its
+ * length, or 0 for anything else (4-byte sequences are never on the fast
+ * path; a malformed or overlong one is the two-pass path's to refuse). */
+static inline size_t lane_decode(const unsigned char *p, size_t n,
+                                 unsigned *c)
+{
+    if (p[0] < 0x80) {
+        *c = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xC2 && p[0] < 0xE0 && n >= 2 && (p[1] & 0xC0) == 0x80) {
+        *c = (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu);
+        return 2;
+    }
+    if (p[0] >= 0xE0 && p[0] < 0xF0 && n >= 3 && (p[1] & 0xC0) == 0x80 &&
+        (p[2] & 0xC0) == 0x80) {
+        *c = (p[0] & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+        return *c >= 0x800 ? 3 : 0;
+    }
+    return 0;
+}
+
+/* Writes BMP code point c as UTF-8 at w; returns its length. */
+static inline size_t lane_put(unsigned c, unsigned char *w)
+{
+    if (c < 0x80) {
+        w[0] = (unsigned char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        w[0] = (unsigned char)(0xC0 | c >> 6);
+        w[1] = (unsigned char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    w[0] = (unsigned char)(0xE0 | c >> 12);
+    w[1] = (unsigned char)(0x80 | (c >> 6 & 0x3F));
+    w[2] = (unsigned char)(0x80 | (c & 0x3F));
+    return 3;
+}
+
+/* The featurizer's step for one token of word id wid (-1: not in the
+ * vocabulary) and hash h: the id, and the hash for the word n-grams (room
+ * made by the caller). */
+static inline void lane_token(struct kl_features *f, int32_t wid, uint32_t h,
+                              size_t *nh)
+{
+    if (wid >= 0)
+        f->ids[f->n++] = wid;
+    f->hashes[(*nh)++] = (int32_t)h;
+}
+
+/* 1 when d and f allow the lane. */
+static int lane_applies(const struct kl_dict *d, const struct kl_features *f)
+{
+    return d->tok.mode == KL_TOK_UNICODE && d->tok.seg == NULL &&
+           d->tok.stop == NULL && d->tok.stem[0] == '\0' &&
+           !f->want_origin && !(d->maxn > 0 && d->bucket > 0);
+}
+
+/* kl_dict_featurize() of the valid UTF-8 text[0..len) (len <=
+ * KL_TEXT_MAX) in one pass. Returns its result, or LANE_NO (f's ids and
+ * counts to be redone) when a character is off the tokenizer's fast path
+ * or the fast path is off. */
+static int featurize_lane(const struct kl_dict *d, const char *text,
+                          size_t len, struct kl_features *f)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t max = d->tok.max_tokens ? d->tok.max_tokens : KL_TOK_DEFAULT_MAX;
+    size_t room = len < max ? len : max, i = 0, ntok = 0, nh = 0, wlen = 0;
+    const uint16_t *image;
+    const uint8_t *cls;
+    unsigned char *word;
+    uint32_t wh = 0;
+    int in_word = 0, rc;
+
+    if (!kl_tokenize_fast_tables(&image, &cls))
+        return LANE_NO;
+    /* a token takes at least one byte of text, its image at most three */
+    if ((rc = reserve_i32(&f->ids, &f->cap, room)) != KL_OK ||
+        (rc = reserve_i32(&f->hashes, &f->hashes_cap, room)) != KL_OK ||
+        (rc = kl_tokens_reserve_buf(&f->tok, 3 * len + 3)) != KL_OK)
+        return rc;
+    f->tok.n = 0;
+    f->tok.buf_len = 0;
+    word = (unsigned char *)f->tok.buf;
+    while (i < len) {
+        unsigned c, m, cl;
+        size_t k = lane_decode(p + i, len - i, &c);
+        int sep, cjk;
+
+        if (k == 0 || (m = image[c]) == 0)
+            return LANE_NO;
+        i += k;
+        if (ntok == max)
+            continue; /* the rest must still be on the fast path */
+        cl = cls[m];
+        if ((m >= 0xFE00 && m <= 0xFE0F) ||
+            (!in_word && (cl & KL_TOK_CLS_MARK) != 0))
+            continue;
+        sep = (cl & KL_TOK_CLS_SEP) != 0;
+        cjk = !sep && (cl & KL_TOK_CLS_CJK) != 0;
+        if (in_word && (sep || cjk)) {
+            in_word = 0;
+            lane_token(f, kl_dict_find_token(d, (const char *)word, wlen, wh),
+                       wh, &nh);
+            if (++ntok == max)
+                continue;
+        }
+        if (sep)
+            continue;
+        if (cjk) { /* a token of its own: 3 bytes (CJK starts at U+3005) */
+            unsigned char b[3];
+            uint32_t h;
+
+            lane_put(m, b);
+            h = kl_hash_fnv1a_inline((const char *)b, 3);
+            lane_token(f,
+                       d->cp3 != NULL ? d->cp3[m - KL_DICT_CP3_FIRST]
+                                      : kl_dict_find(d, (const char *)b, 3, h),
+                       h, &nh);
+            ntok++;
+            continue;
+        }
+        if (!in_word) {
+            in_word = 1;
+            wlen = 0;
+            wh = 2166136261u; /* FNV-1a, extended byte by byte */
+        }
+        k = lane_put(m, word + wlen);
+        for (size_t j = 0; j < k; j++)
+            wh = (wh ^ (uint32_t)(int8_t)word[wlen + j]) * 16777619u;
+        wlen += k;
+    }
+    if (in_word && ntok < max) {
+        lane_token(f, kl_dict_find_token(d, (const char *)word, wlen, wh), wh,
+                   &nh);
+        ntok++;
+    }
+    f->ntokens = ntok;
+    if (d->bucket > 0 && d->word_ngrams > 1 &&
+        (rc = push_word_ngrams(d, f->hashes, nh, f)) != KL_OK)
+        return rc;
+    return f->n == 0 ? KL_EEMPTY : KL_OK;
+}
+
 /* Contract in dict.h / engine.h (kl_model_featurize). */
 int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
                       struct kl_features *f)
@@ -208,6 +365,14 @@ int kl_dict_featurize(const struct kl_dict *d, const char *text, size_t len,
     size_t nh = 0;
     int rc;
 
+    if (lane_applies(d, f) && len <= KL_TEXT_MAX &&
+        (f->text_is_utf8 || kl_utf8_validate(text, len, NULL) == KL_OK)) {
+        f->n = 0;
+        f->ntokens = 0;
+        f->nword_tok = 0;
+        if ((rc = featurize_lane(d, text, len, f)) != LANE_NO)
+            return rc;
+    }
     if ((rc = kl_dict_tokenize(d, text, len, f)) != KL_OK)
         return rc;
     rc = reserve_i32(&f->hashes, &f->hashes_cap, tok->n);

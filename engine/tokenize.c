@@ -26,7 +26,7 @@
 #include "tokaux.h"
 #include "tokenize.h"
 
-#define TOK_DEFAULT_MAX 65536
+#define TOK_DEFAULT_MAX KL_TOK_DEFAULT_MAX
 #define TOK_NORM_OPTS                                                      \
     (UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |                \
      UTF8PROC_CASEFOLD)
@@ -206,9 +206,9 @@ static uint16_t fast_map[0x10000]; /* image of a BMP code point, 0 = none */
 /* What the unicode tokenizer does with a BMP code point (the *_ref
  * predicates above, tabulated: they cost two utf8proc look-ups a
  * character otherwise). */
-#define CLS_SEP 1u     /* cp_is_separator_ref */
-#define CLS_MARK 2u    /* cp_is_ignored_ref outside a word */
-#define CLS_CJK 4u     /* cp_is_cjk_char */
+#define CLS_SEP KL_TOK_CLS_SEP   /* cp_is_separator_ref */
+#define CLS_MARK KL_TOK_CLS_MARK /* cp_is_ignored_ref outside a word */
+#define CLS_CJK KL_TOK_CLS_CJK   /* cp_is_cjk_char */
 static uint8_t cp_class[0x10000];
 static pthread_once_t fast_once = PTHREAD_ONCE_INIT;
 static int fast_off;                /* kl_tokenize_set_fast(0) */
@@ -272,6 +272,17 @@ void kl_tokenize_prepare(void)
 }
 
 /* Contract in tokenize.h. */
+int kl_tokenize_fast_tables(const uint16_t **image, const uint8_t **cls)
+{
+    pthread_once(&fast_once, fast_map_build);
+    if (fast_off)
+        return 0;
+    *image = fast_map;
+    *cls = cp_class;
+    return 1;
+}
+
+/* Contract in tokenize.h. */
 int32_t kl_tokenize_fast_image(int32_t c)
 {
     pthread_once(&fast_once, fast_map_build);
@@ -307,6 +318,8 @@ static utf8proc_ssize_t fast_normalize(const char *text, size_t len,
                    (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80) {
             c = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) |
                 (p[i + 2] & 0x3Fu);
+            if (c < 0x800)
+                return -1; /* overlong: utf8proc refuses it */
             i += 3;
         } else {
             return -1; /* 4-byte sequences, and anything malformed */

@@ -15,6 +15,7 @@
 #define KL_LABEL_PREFIX_LEN 9
 #define KL_EOS "</s>"
 #define KL_EOS_LEN 4
+#define KL_TOK_DEFAULT_MAX 65536 /* tokens of a text when max_tokens is 0 */
 
 /* kl_tokenize() for a text the caller has already checked with
  * kl_utf8_validate() (skips the second check). Same contract otherwise. */
@@ -38,6 +39,19 @@ int kl_tokenize_is_cjk(int32_t c);
 /* The image under NFKC + case folding of the BMP code point c when the
  * unicode tokenizer's fast path maps it directly (tokenize.c), else 0. */
 int32_t kl_tokenize_fast_image(int32_t c);
+
+/* Bits of the unicode tokenizer's class of a BMP code point (the image of
+ * a character): a separator (Z*, P*, S*, C*), a combining mark (dropped
+ * outside a word), a CJK character (a token of its own). */
+#define KL_TOK_CLS_SEP 1u
+#define KL_TOK_CLS_MARK 2u
+#define KL_TOK_CLS_CJK 4u
+
+/* The unicode tokenizer's fast-path tables, for featurize_fast.c: image[c]
+ * is kl_tokenize_fast_image(c) for every BMP code point c (0 = not on the
+ * fast path), cls[c] its KL_TOK_CLS_* bits. Returns 1 with both set, or 0
+ * when the fast path is off (kl_tokenize_set_fast). Thread-safe. */
+int kl_tokenize_fast_tables(const uint16_t **image, const uint8_t **cls);
 
 /* Checks the unicode tokenizer's table of character classes (separator,
  * combining mark, CJK) against the utf8proc predicates it tabulates, for

@@ -264,7 +264,9 @@ struct kl_features {
     int32_t *ids;   /* (n) row ids in [0, nwords + bucket) */
     size_t n, cap;
     size_t ntokens; /* tokens the text had */
-    struct kl_tokens tok;
+    struct kl_tokens tok; /* the tokens, when want_origin is set (without
+                             it the featurizer may take them one by one
+                             and leave tok empty) */
     int32_t *hashes; /* (hashes_cap) scratch: hashes of the word tokens */
     size_t hashes_cap;
     /* Set want_origin to 1 before kl_model_featurize() to have it fill

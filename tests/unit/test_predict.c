@@ -243,7 +243,8 @@ Test(featurize, text_is_utf8_keeps_refusing_bad_text, .init = setup,
      .fini = teardown)
 {
     static const char *const bad[] = {"foo \xff bar", "\xc3", "a\xed\xa0\x80",
-                                      "\xe0\x80\x80z", "bar \xf4\x90\x80\x80"};
+                                      "\xe0\x80\x80z", "bar \xf4\x90\x80\x80",
+                                      "\xe0\x81\x81" /* overlong 'A' */};
     static const char *const good_texts[] = {"foo bar", "FOO  Bar foo",
                                              "中文 foo", "bär"};
     char meta_u[1024], err[256];

@@ -12,7 +12,11 @@
  *     into fresh buffers gives the same tokens, and so does the unicode
  *     tokenizer with its normalization fast path off (utf8proc only);
  *   - kl_example_parse() on the text as a labeled line: label spans inside
- *     the line.
+ *     the line;
+ *   - featurization (engine/featurize.c) over a small dictionary with CJK
+ *     characters, words and bigrams, with several max_tokens: its
+ *     one-pass lane gives the result code, token count and ids that the
+ *     two-pass path (taken when origins are asked for) gives.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +27,7 @@
 
 #include "fuzz_check.h"
 #include "klabel/engine.h"
+#include "../../engine/dict.h"
 #include "../../engine/tokenize.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -34,8 +39,13 @@ static const char seg_dict[] =
     "中文 100 n\n新闻 80 n\n中文新闻 5\n股票 50 n\n上涨 40 v\n股 10\n"
     "房价 30 n\n下跌 30 v\n中 200\n文 90\n";
 
+static struct kl_dict dict;        /* unicode tokenizer, word bigrams */
+static const char dict_vocab[] =
+    "中\0文\0新\0闻\0股\0the\0a\0foo\0bar\0abc\0\xc3\xa6\0"
+    "\xe3\x81\x8b\0\xe3\x81\x8c\0" "2024\0";
+
 /* Once per process: the stop-word set (through a temporary file, as
- * kl_stopwords_load() takes a path) and the segmenter. */
+ * kl_stopwords_load() takes a path), the segmenter and the dictionary. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char path[] = "/tmp/kl_fuzz_stop.XXXXXX", err[256] = "";
@@ -52,7 +62,40 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     unlink(path);
     CHECK(kl_segmenter_create(seg_dict, sizeof seg_dict - 1, &seg, err,
                               sizeof err) == KL_OK, "%s", err);
+    CHECK(kl_dict_init(&dict, dict_vocab, sizeof dict_vocab - 1, 14, err,
+                       sizeof err) == KL_OK, "%s", err);
+    kl_dict_set_bucket(&dict, 1000);
+    dict.word_ngrams = 2;
+    dict.tok.mode = KL_TOK_UNICODE;
     return 0;
+}
+
+/* Featurizes text both ways (the lane without origins, the two-pass path
+ * with them) under each max_tokens: the same code, token count and ids. */
+static void check_lane(const char *text, size_t len)
+{
+    static const size_t maxes[] = {0, 1, 3};
+    struct kl_features a, b;
+
+    kl_features_init(&a);
+    kl_features_init(&b);
+    b.want_origin = 1;
+    for (size_t mi = 0; mi < sizeof maxes / sizeof maxes[0]; mi++) {
+        int ra, rb;
+
+        dict.tok.max_tokens = maxes[mi];
+        ra = kl_dict_featurize(&dict, text, len, &a);
+        rb = kl_dict_featurize(&dict, text, len, &b);
+        CHECK(ra == rb, "featurize: lane %d, two-pass %d", ra, rb);
+        CHECK(a.ntokens == b.ntokens, "tokens: lane %zu, two-pass %zu",
+              a.ntokens, b.ntokens);
+        CHECK(a.n == b.n && (a.n == 0 || !memcmp(a.ids, b.ids,
+                                                 a.n * sizeof *a.ids)),
+              "ids: lane %zu, two-pass %zu", a.n, b.n);
+    }
+    dict.tok.max_tokens = 0;
+    kl_features_fini(&a);
+    kl_features_fini(&b);
 }
 
 /* Reference UTF-8 check: decode by bit pattern, then reject by value. */
@@ -243,6 +286,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             kl_tokens_fini(&again);
         }
     kl_tokens_fini(&tok);
+    check_lane(text, len);
     check_example((const uint8_t *)text, len);
     free(text);
     return 0;

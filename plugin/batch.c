@@ -5,6 +5,7 @@
  */
 #include "batch.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,10 @@ int kl_batch_init(struct kl_batch *b, size_t cap)
     b->feat = calloc(cap, sizeof *b->feat);
     b->good = calloc(cap, sizeof *b->good);
     b->pred = calloc(cap, sizeof *b->pred);
+    b->ids_off = calloc(cap, sizeof *b->ids_off);
+    b->ids_n = calloc(cap, sizeof *b->ids_n);
     if (!b->msgs || !b->t_poll_us || !b->t_prod_us || !b->ev || !b->feat ||
-        !b->good || !b->pred) {
+        !b->good || !b->pred || !b->ids_off || !b->ids_n) {
         kl_batch_fini(b);
         return KL_ENOMEM;
     }
@@ -71,7 +74,37 @@ void kl_batch_fini(struct kl_batch *b)
     free(b->feat);
     free(b->good);
     free(b->pred);
+    free(b->ids);
+    free(b->ids_off);
+    free(b->ids_n);
     memset(b, 0, sizeof *b);
+}
+
+int kl_batch_add_ids(struct kl_batch *b, const struct kl_features *f)
+{
+    size_t i = b->n;
+
+    if (f->n > b->ids_cap - b->ids_len) {
+        size_t cap = b->ids_cap ? b->ids_cap : 4096;
+        int32_t *p;
+
+        while (cap - b->ids_len < f->n) {
+            if (cap > SIZE_MAX / 2 / sizeof *b->ids)
+                return KL_ENOMEM;
+            cap *= 2;
+        }
+        if (!(p = realloc(b->ids, cap * sizeof *p)))
+            return KL_ENOMEM;
+        b->ids = p;
+        b->ids_cap = cap;
+    }
+    if (f->n)
+        memcpy(b->ids + b->ids_len, f->ids, f->n * sizeof *f->ids);
+    b->ids_off[i] = b->ids_len;
+    b->ids_n[i] = f->n;
+    b->ids_len += f->n;
+    b->pooled = 1;
+    return KL_OK;
 }
 
 int kl_batch_decode(const struct kl_json_opts *jo, const struct kl_msg *msg,
@@ -118,7 +151,8 @@ size_t kl_batch_push(struct kl_batch *b, const struct kl_msg *msg,
 {
     size_t i = b->n++;
     size_t held = msg->value_len + msg->key_len + ev->text_len + ev->id_len +
-                  ev->kind_len + b->feat[i].n * sizeof(int32_t);
+                  ev->kind_len +
+                  (b->pooled ? b->ids_n[i] : b->feat[i].n) * sizeof(int32_t);
 
     b->msgs[i] = *msg;
     b->t_poll_us[i] = t_poll_us;
@@ -135,6 +169,7 @@ int kl_batch_predict(struct kl_batch *b, const struct kl_model *m, int k,
                      int inference)
 {
     size_t i;
+    int rc;
 
     if (!b->n)
         return KL_OK;
@@ -143,8 +178,20 @@ int kl_batch_predict(struct kl_batch *b, const struct kl_model *m, int k,
             b->pred[i].k = 0;
         return KL_OK;
     }
-    return kl_model_predict_batch(m, b->good, b->n, k, threshold, scratch,
-                                  b->pred);
+    if (!b->pooled)
+        return kl_model_predict_batch(m, b->good, b->n, k, threshold,
+                                      scratch, b->pred);
+    for (i = 0; i < b->n; i++) {
+        b->feat[i].ids = b->ids + b->ids_off[i];
+        b->feat[i].n = b->ids_n[i];
+    }
+    rc = kl_model_predict_batch(m, b->good, b->n, k, threshold, scratch,
+                                b->pred);
+    for (i = 0; i < b->n; i++) { /* views only: b->ids owns the ids */
+        b->feat[i].ids = NULL;
+        b->feat[i].n = 0;
+    }
+    return rc;
 }
 
 void kl_batch_clear(struct kl_batch *b)
@@ -157,6 +204,8 @@ void kl_batch_clear(struct kl_batch *b)
     }
     b->n = 0;
     b->bytes = 0;
+    b->ids_len = 0;
+    b->pooled = 0;
     b->seq = 0;
     b->model = -1;
     b->close_reason = 0;

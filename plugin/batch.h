@@ -34,8 +34,21 @@ struct kl_batch {
     int64_t *t_poll_us;              /* (cap) CLOCK_MONOTONIC at poll */
     int64_t *t_prod_us;              /* (cap) when produce() returned */
     struct kl_event *ev;             /* (cap) decoded events */
-    struct kl_features *feat;        /* (cap) feature ids */
+    /* (cap) with explanations, item i's whole feature set (the source
+     * swaps it in: kl_model_explain() reads its tokens); else views into
+     * ids that kl_batch_predict() sets for the model and clears again */
+    struct kl_features *feat;
     const struct kl_features **good; /* (cap) &feat[i], for the model */
+    /* Without explanations the items' feature ids, one after the other
+     * (kl_batch_add_ids): the source writes them in one run and keeps its
+     * own buffers, instead of trading an id buffer per item with the
+     * worker, whose every slot and buffer it then had to fetch back from
+     * the worker's core. */
+    int32_t *ids;                    /* (ids_cap) */
+    size_t ids_len, ids_cap;
+    size_t *ids_off;                 /* (cap) item i's ids start here */
+    size_t *ids_n;                   /* (cap) and are this many */
+    int pooled;                      /* items' ids are in ids */
     struct kl_prediction *pred;      /* (cap) one per item */
 };
 
@@ -58,9 +71,13 @@ int kl_batch_decode(const struct kl_json_opts *jo, const struct kl_msg *msg,
 int kl_batch_featurize(const struct kl_model *m, const struct kl_event *ev,
                        struct kl_features *f, char *reason, size_t n);
 
+/* Copies f's ids for item b->n (the next kl_batch_push()) into b->ids.
+ * Returns 0 or KL_ENOMEM (nothing added). */
+int kl_batch_add_ids(struct kl_batch *b, const struct kl_features *f);
+
 /* Appends item b->n: copies *msg (its pointers stay borrowed from the
  * transport), takes over ev's strings (ev is left init'ed) and keeps the
- * features already in b->feat[b->n]. The caller checks b->n < b->cap.
+ * features already added (kl_batch_add_ids) or in b->feat[b->n]. The caller checks b->n < b->cap.
  * Returns the bytes the item holds (the message's value and key, the
  * decoded strings and the feature ids), also added to b->bytes: what
  * queue.max.bytes counts. */

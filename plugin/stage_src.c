@@ -187,28 +187,11 @@ static int track(struct kl_stage *s, struct kl_msg *msgs, size_t k,
     return rc;
 }
 
-/* Moves the feature ids of src into dst and dst's old id buffer back to
- * src: the batch slot keeps only what predict reads, the tokenizer's
- * scratch stays with the source (a slot would otherwise keep kilobytes of
- * it for the life of the pool). */
-static void swap_ids(struct kl_features *dst, struct kl_features *src)
-{
-    int32_t *ids = dst->ids;
-    size_t cap = dst->cap;
-
-    dst->ids = src->ids;
-    dst->n = src->n;
-    dst->cap = src->cap;
-    dst->ntokens = src->ntokens;
-    src->ids = ids;
-    src->n = 0;
-    src->cap = cap;
-}
-
 /* Adds the decoded, routed event of m (features in s->feat) to the open
  * batch of (worker of m's partition, model); *t_ns is set to the time
- * after waiting for a free batch, if it had to. Returns 0, or KL_ESTATE
- * when no batch could be had (stopping: m was released). */
+ * after waiting for a free batch, if it had to. Returns 0, KL_ESTATE
+ * when no batch could be had (stopping), or KL_ENOMEM (the batch could
+ * not hold the feature ids); m was released on either error. */
 static int add_to_batch(struct kl_stage *s, struct kl_part *part, int model,
                         const struct kl_msg *m, int64_t t_poll, int64_t now,
                         uint64_t *t_ns)
@@ -234,8 +217,9 @@ static int add_to_batch(struct kl_stage *s, struct kl_part *part, int model,
         tmp = b->feat[b->n];
         b->feat[b->n] = s->feat;
         s->feat = tmp;
-    } else {
-        swap_ids(&b->feat[b->n], &s->feat);
+    } else if (kl_batch_add_ids(b, &s->feat) != KL_OK) {
+        s->ops->release(s->t, (struct kl_msg *)m, 1);
+        return KL_ENOMEM;
     }
     held = kl_batch_push(b, m, t_poll, &s->ev);
     part->last_model = model;
@@ -306,6 +290,8 @@ static int handle_one(struct kl_stage *s, struct kl_msg *m, int64_t t_poll,
     }
     if (dec == KL_DEC_OK) {
         rc = add_to_batch(s, part, model, m, t_poll, now, &acc->t_ns);
+        if (rc == KL_ENOMEM)
+            snprintf(err, errsz, "stage: out of memory");
         return rc == KL_ESTATE ? KL_OK : rc;
     }
     if (dec < 0) {

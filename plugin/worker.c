@@ -48,6 +48,14 @@ static void produce_batch(struct kl_worker *w, struct kl_batch *b, uint64_t t)
     for (i = 0; i < b->n; i++) {
         if (atomic_load_explicit(&s->abort, memory_order_relaxed))
             break;
+        if (i + 2 < b->n) {
+            /* What producing item i + 2 reads besides the batch's own
+             * arrays, scattered over memory the source wrote: its decoded
+             * strings, its input's key and carried headers. */
+            __builtin_prefetch(b->ev[i + 2].id);
+            __builtin_prefetch(b->msgs[i + 2].key);
+            __builtin_prefetch(b->msgs[i + 2].headers);
+        }
         rc = kl_stage_emit_result(s, w, b, i, &t, ts_ms, err, sizeof err);
         if (rc) {
             KL_LOG(KL_LOG_ERR, COMP, "worker %d: %s", w->id, err);

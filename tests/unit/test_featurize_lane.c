@@ -4,7 +4,8 @@
  * stemming, char n-grams or origins) against the two-pass path (tokens
  * first, then ids; taken when origins are asked for, which changes
  * nothing else): the same result code, token count and feature ids, in
- * the same order, on every line of the corpora (KL_DATA_DIR), on
+ * the same order, on every line of the corpora in KL_DATA_DIR (THUCNews
+ * at least; Reuters, SMS and MCC when fetched), on
  * hand-picked strings and on random text drawn from characters of every
  * class the tokenizer tells apart, with and without a token limit.
  */
@@ -219,7 +220,9 @@ Test(lane, corpora)
     free(line);
     cr_expect_eq(bad, 0, "%zu of %zu lines differ", bad, lines);
     if (data) {
-        cr_expect_gt(lines, 10000, "corpora missing from %s", data);
+        /* `make data` fetches THUCNews (10,000 lines); the others are
+         * there after `make bench-accuracy` and the like */
+        cr_expect_geq(lines, 10000, "no corpus in %s", data);
         cr_expect_gt(lane_hits * 2, lines, "the lane took %zu of %zu lines",
                      lane_hits, lines);
     }

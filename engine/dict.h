@@ -92,16 +92,26 @@ static inline unsigned kl_dict_cp3_of(const char *w, size_t n)
     return cp >= KL_DICT_CP3_FIRST ? cp : 0;
 }
 
-/* kl_dict_find(), answered from d->cp3 when w is one well-formed 3-byte
- * UTF-8 character (the table holds what kl_dict_find() says for exactly
- * those bytes, so the two never differ). */
+/* kl_dict_find() of w[0..3), the UTF-8 form of code point cp
+ * (KL_DICT_CP3_FIRST..0xFFFF), hash h: from d->cp3 when there is one (it
+ * holds what kl_dict_find() says for exactly those bytes, so the two
+ * never differ). */
+static inline int32_t kl_dict_find_cp3(const struct kl_dict *d, unsigned cp,
+                                       const char *w, uint32_t h)
+{
+    return d->cp3 != NULL ? d->cp3[cp - KL_DICT_CP3_FIRST]
+                          : kl_dict_find(d, w, 3, h);
+}
+
+/* kl_dict_find(), through kl_dict_find_cp3() when w is one well-formed
+ * 3-byte UTF-8 character. */
 static inline int32_t kl_dict_find_token(const struct kl_dict *d,
                                          const char *w, size_t n, uint32_t h)
 {
     unsigned cp;
 
     if (d->cp3 != NULL && (cp = kl_dict_cp3_of(w, n)) != 0)
-        return d->cp3[cp - KL_DICT_CP3_FIRST];
+        return kl_dict_find_cp3(d, cp, w, h);
     return kl_dict_find(d, w, n, h);
 }
 

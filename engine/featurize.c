@@ -211,46 +211,6 @@ int kl_dict_tokenize(const struct kl_dict *d, const char *text, size_t len,
 
 #define LANE_NO 1 /* not on the lane: take the two-pass path */
 
-/* Decodes the 1-3 byte UTF-8 sequence at p[0..n) into *c; returns its
- * length, or 0 for anything else (4-byte sequences are never on the fast
- * path; a malformed or overlong one is the two-pass path's to refuse). */
-static inline size_t lane_decode(const unsigned char *p, size_t n,
-                                 unsigned *c)
-{
-    if (p[0] < 0x80) {
-        *c = p[0];
-        return 1;
-    }
-    if (p[0] >= 0xC2 && p[0] < 0xE0 && n >= 2 && (p[1] & 0xC0) == 0x80) {
-        *c = (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu);
-        return 2;
-    }
-    if (p[0] >= 0xE0 && p[0] < 0xF0 && n >= 3 && (p[1] & 0xC0) == 0x80 &&
-        (p[2] & 0xC0) == 0x80) {
-        *c = (p[0] & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
-        return *c >= 0x800 ? 3 : 0;
-    }
-    return 0;
-}
-
-/* Writes BMP code point c as UTF-8 at w; returns its length. */
-static inline size_t lane_put(unsigned c, unsigned char *w)
-{
-    if (c < 0x80) {
-        w[0] = (unsigned char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        w[0] = (unsigned char)(0xC0 | c >> 6);
-        w[1] = (unsigned char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    w[0] = (unsigned char)(0xE0 | c >> 12);
-    w[1] = (unsigned char)(0x80 | (c >> 6 & 0x3F));
-    w[2] = (unsigned char)(0x80 | (c & 0x3F));
-    return 3;
-}
-
 /* The featurizer's step for one token of word id wid (-1: not in the
  * vocabulary) and hash h: the id, and the hash for the word n-grams (room
  * made by the caller). */
@@ -282,7 +242,7 @@ static int featurize_lane(const struct kl_dict *d, const char *text,
     size_t room = len < max ? len : max, i = 0, ntok = 0, nh = 0, wlen = 0;
     const uint16_t *image;
     const uint8_t *cls;
-    unsigned char *word;
+    char *word;
     uint32_t wh = 0;
     int in_word = 0, rc;
 
@@ -295,10 +255,10 @@ static int featurize_lane(const struct kl_dict *d, const char *text,
         return rc;
     f->tok.n = 0;
     f->tok.buf_len = 0;
-    word = (unsigned char *)f->tok.buf;
+    word = f->tok.buf;
     while (i < len) {
         unsigned c, m, cl;
-        size_t k = lane_decode(p + i, len - i, &c);
+        size_t k = kl_utf8_decode_bmp(p + i, len - i, &c);
         int sep, cjk;
 
         if (k == 0 || (m = image[c]) == 0)
@@ -314,7 +274,7 @@ static int featurize_lane(const struct kl_dict *d, const char *text,
         cjk = !sep && (cl & KL_TOK_CLS_CJK) != 0;
         if (in_word && (sep || cjk)) {
             in_word = 0;
-            lane_token(f, kl_dict_find_token(d, (const char *)word, wlen, wh),
+            lane_token(f, kl_dict_find_token(d, word, wlen, wh),
                        wh, &nh);
             if (++ntok == max)
                 continue;
@@ -322,30 +282,27 @@ static int featurize_lane(const struct kl_dict *d, const char *text,
         if (sep)
             continue;
         if (cjk) { /* a token of its own: 3 bytes (CJK starts at U+3005) */
-            unsigned char b[3];
+            char b[3];
             uint32_t h;
 
-            lane_put(m, b);
-            h = kl_hash_fnv1a_inline((const char *)b, 3);
-            lane_token(f,
-                       d->cp3 != NULL ? d->cp3[m - KL_DICT_CP3_FIRST]
-                                      : kl_dict_find(d, (const char *)b, 3, h),
-                       h, &nh);
+            kl_utf8_put(m, b);
+            h = kl_hash_fnv1a_inline(b, 3);
+            lane_token(f, kl_dict_find_cp3(d, m, b, h), h, &nh);
             ntok++;
             continue;
         }
         if (!in_word) {
             in_word = 1;
             wlen = 0;
-            wh = 2166136261u; /* FNV-1a, extended byte by byte */
+            wh = KL_FNV1A_INIT; /* extended byte by byte */
         }
-        k = lane_put(m, word + wlen);
+        k = kl_utf8_put(m, word + wlen);
         for (size_t j = 0; j < k; j++)
-            wh = (wh ^ (uint32_t)(int8_t)word[wlen + j]) * 16777619u;
+            wh = kl_hash_fnv1a_step(wh, word[wlen + j]);
         wlen += k;
     }
     if (in_word && ntok < max) {
-        lane_token(f, kl_dict_find_token(d, (const char *)word, wlen, wh), wh,
+        lane_token(f, kl_dict_find_token(d, word, wlen, wh), wh,
                    &nh);
         ntok++;
     }

@@ -26,7 +26,6 @@
 #include "tokaux.h"
 #include "tokenize.h"
 
-#define TOK_DEFAULT_MAX KL_TOK_DEFAULT_MAX
 #define TOK_NORM_OPTS                                                      \
     (UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |                \
      UTF8PROC_CASEFOLD)
@@ -305,25 +304,13 @@ static utf8proc_ssize_t fast_normalize(const char *text, size_t len,
             KL_OK)
         return -1;
     while (i < len) {
-        unsigned c = p[i];
+        unsigned c;
+        size_t k = kl_utf8_decode_bmp(p + i, len - i, &c);
         uint16_t m;
 
-        if (c < 0x80) {
-            i += 1;
-        } else if (c >= 0xC2 && c < 0xE0 && i + 1 < len &&
-                   (p[i + 1] & 0xC0) == 0x80) {
-            c = ((c & 0x1Fu) << 6) | (p[i + 1] & 0x3Fu);
-            i += 2;
-        } else if (c >= 0xE0 && c < 0xF0 && i + 2 < len &&
-                   (p[i + 1] & 0xC0) == 0x80 && (p[i + 2] & 0xC0) == 0x80) {
-            c = ((c & 0x0Fu) << 12) | ((p[i + 1] & 0x3Fu) << 6) |
-                (p[i + 2] & 0x3Fu);
-            if (c < 0x800)
-                return -1; /* overlong: utf8proc refuses it */
-            i += 3;
-        } else {
-            return -1; /* 4-byte sequences, and anything malformed */
-        }
+        if (k == 0)
+            return -1; /* 4-byte sequences, anything malformed or overlong */
+        i += k;
         if ((m = fast_map[c]) == 0)
             return -1;
         tok->cp[n++] = m;
@@ -364,35 +351,6 @@ int kl_tokenize_cp_class_check(void)
             cp_is_cjk(c) != cp_is_cjk_char(c))
             return c;
     return -1;
-}
-
-/* Writes code point c (a scalar value: normalization yields no other) as
- * UTF-8 at out; returns its length. utf8proc_encode_char, inlined. */
-static inline size_t put_utf8(int32_t c, char *out)
-{
-    unsigned char *o = (unsigned char *)out;
-    uint32_t u = (uint32_t)c;
-
-    if (u < 0x80) {
-        o[0] = (unsigned char)u;
-        return 1;
-    }
-    if (u < 0x800) {
-        o[0] = (unsigned char)(0xC0 | (u >> 6));
-        o[1] = (unsigned char)(0x80 | (u & 0x3F));
-        return 2;
-    }
-    if (u < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | (u >> 12));
-        o[1] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
-        o[2] = (unsigned char)(0x80 | (u & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | (u >> 18));
-    o[1] = (unsigned char)(0x80 | ((u >> 12) & 0x3F));
-    o[2] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
-    o[3] = (unsigned char)(0x80 | (u & 0x3F));
-    return 4;
 }
 
 /* With a segmenter (seg != NULL), a run of CJK characters is collected
@@ -471,14 +429,14 @@ static int tokenize_unicode(size_t max, const struct kl_segmenter *seg,
         if (cjk && seg != NULL) {
             if (run_start == SIZE_MAX)
                 run_start = tok->buf_len;
-            tok->buf_len += put_utf8(c, tok->buf + tok->buf_len);
+            tok->buf_len += kl_utf8_put((uint32_t)c, tok->buf + tok->buf_len);
             continue;
         }
         if (!in_word) {
             start = tok->buf_len;
             in_word = 1;
         }
-        tok->buf_len += put_utf8(c, tok->buf + tok->buf_len);
+        tok->buf_len += kl_utf8_put((uint32_t)c, tok->buf + tok->buf_len);
         if (cjk) {
             in_word = 0;
             if ((rc = tokens_close(tok, start)) != KL_OK)
@@ -504,7 +462,7 @@ int kl_tokenize_validated(const struct kl_tok_opts *o, const char *text,
     tok->buf_len = 0;
     if (len > KL_TEXT_MAX)
         return KL_ERANGE;
-    max = o->max_tokens ? o->max_tokens : TOK_DEFAULT_MAX;
+    max = o->max_tokens ? o->max_tokens : KL_TOK_DEFAULT_MAX;
     if (max > UINT32_MAX)
         max = UINT32_MAX;
     switch (o->mode) {

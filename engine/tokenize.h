@@ -47,7 +47,8 @@ int32_t kl_tokenize_fast_image(int32_t c);
 #define KL_TOK_CLS_MARK 2u
 #define KL_TOK_CLS_CJK 4u
 
-/* The unicode tokenizer's fast-path tables, for featurize_fast.c: image[c]
+/* The unicode tokenizer's fast-path tables, for featurization's one-pass
+ * lane (featurize.c): image[c]
  * is kl_tokenize_fast_image(c) for every BMP code point c (0 = not on the
  * fast path), cls[c] its KL_TOK_CLS_* bits. Returns 1 with both set, or 0
  * when the fast path is off (kl_tokenize_set_fast). Thread-safe. */
@@ -68,6 +69,57 @@ void kl_tokenize_prepare(void);
  * for the whole process; for tests that compare it with the utf8proc
  * path. Not thread-safe against running tokenizers. */
 void kl_tokenize_set_fast(int on);
+
+/* Decodes the 1-3 byte UTF-8 sequence at p[0..n) (n >= 1) into *c, the
+ * only forms the tokenizer's fast path takes; returns its length, or 0
+ * for a 4-byte, malformed or overlong one (left to utf8proc, which
+ * refuses the last two). */
+static inline size_t kl_utf8_decode_bmp(const unsigned char *p, size_t n,
+                                        unsigned *c)
+{
+    if (p[0] < 0x80) {
+        *c = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xC2 && p[0] < 0xE0 && n >= 2 && (p[1] & 0xC0) == 0x80) {
+        *c = (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu);
+        return 2;
+    }
+    if (p[0] >= 0xE0 && p[0] < 0xF0 && n >= 3 && (p[1] & 0xC0) == 0x80 &&
+        (p[2] & 0xC0) == 0x80) {
+        *c = (p[0] & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+        return *c >= 0x800 ? 3 : 0;
+    }
+    return 0;
+}
+
+/* Writes the scalar value c (normalization yields no other) as UTF-8 at
+ * out; returns its length. utf8proc_encode_char, inlined. */
+static inline size_t kl_utf8_put(uint32_t c, char *out)
+{
+    unsigned char *o = (unsigned char *)out;
+
+    if (c < 0x80) {
+        o[0] = (unsigned char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (c >> 6));
+        o[1] = (unsigned char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (unsigned char)(0xE0 | (c >> 12));
+        o[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (unsigned char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (unsigned char)(0xF0 | (c >> 18));
+    o[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+    o[3] = (unsigned char)(0x80 | (c & 0x3F));
+    return 4;
+}
 
 /* 1 when the token t[0..n) is a fastText label ("__label__..."). */
 static inline int kl_tokenize_is_label(const char *t, size_t n)

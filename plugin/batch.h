@@ -77,7 +77,8 @@ int kl_batch_add_ids(struct kl_batch *b, const struct kl_features *f);
 
 /* Appends item b->n: copies *msg (its pointers stay borrowed from the
  * transport), takes over ev's strings (ev is left init'ed) and keeps the
- * features already added (kl_batch_add_ids) or in b->feat[b->n]. The caller checks b->n < b->cap.
+ * features already added (kl_batch_add_ids) or in b->feat[b->n]. The
+ * caller checks b->n < b->cap.
  * Returns the bytes the item holds (the message's value and key, the
  * decoded strings and the feature ids), also added to b->bytes: what
  * queue.max.bytes counts. */

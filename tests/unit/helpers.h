@@ -1,12 +1,14 @@
 /*
  * tests/unit/helpers.h: fixture code shared by the tokenizer-side unit
- * tests (test_preprocess.c, test_segment.c): a literal as (pointer, length),
- * temporary input and model files and a token-list check. Header-only
+ * tests (test_preprocess.c, test_segment.c, test_tok_fast.c,
+ * test_featurize_lane.c): a literal as (pointer, length), temporary input
+ * and model files, a token-list check and the corpora's lines. Header-only
  * (static inline), included by Criterion test files.
  */
 #ifndef KL_TESTS_UNIT_HELPERS_H
 #define KL_TESTS_UNIT_HELPERS_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,6 +59,38 @@ static inline void kl_test_expect_tokens(const struct kl_tokens *tok,
                       memcmp(tok->buf + tok->off[i], want[i], tok->len[i]) == 0,
                   "%s: token %zu is '%.*s', expected '%s'", what, i,
                   (int)tok->len[i], tok->buf + tok->off[i], want[i]);
+}
+
+/* Calls fn(ud, file, line, len) for each line of each corpus of
+ * docs/DATA in KL_DATA_DIR that is there (`make data` fetches THUCNews;
+ * Reuters, SMS spam and MCC come with the accuracy benchmarks); the line
+ * keeps its newline. Returns the lines read: 0 without KL_DATA_DIR. */
+typedef void kl_test_line_fn(void *ud, const char *file, const char *line,
+                             size_t len);
+static inline size_t kl_test_corpus_lines(kl_test_line_fn *fn, void *ud)
+{
+    static const char *const files[] = {"thucnews.tsv", "reuters-train.tsv",
+                                        "sms-spam.tsv", "mcc.tsv"};
+    const char *dir = getenv("KL_DATA_DIR");
+    size_t lines = 0, cap = 0;
+    char *line = NULL;
+
+    for (size_t f = 0; dir && f < sizeof files / sizeof files[0]; f++) {
+        char path[4096];
+        FILE *fp;
+        ssize_t n;
+
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        if (!(fp = fopen(path, "r")))
+            continue;
+        while ((n = getline(&line, &cap, fp)) > 0) {
+            lines++;
+            fn(ud, files[f], line, (size_t)n);
+        }
+        fclose(fp);
+    }
+    free(line);
+    return lines;
 }
 
 #endif /* KL_TESTS_UNIT_HELPERS_H */

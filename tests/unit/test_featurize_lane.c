@@ -18,6 +18,7 @@
 
 #include "klabel/engine.h"
 #include "../../engine/model.h"
+#include "helpers.h"
 
 static char dir[64];
 static struct kl_model *model;
@@ -193,31 +194,20 @@ Test(lane, random_text_with_and_without_a_token_limit)
     fini_feats();
 }
 
+static void corpus_line(void *ud, const char *file, const char *line,
+                        size_t len)
+{
+    (void)file;
+    *(size_t *)ud += !same(line, len);
+}
+
 Test(lane, corpora)
 {
-    static const char *const files[] = {"thucnews.tsv", "reuters-train.tsv",
-                                        "sms-spam.tsv", "mcc.tsv"};
     const char *data = getenv("KL_DATA_DIR");
-    size_t lines = 0, bad = 0;
-    char *line = NULL;
-    size_t cap = 0;
+    size_t lines, bad = 0;
 
     init_feats();
-    for (size_t f = 0; data && f < sizeof files / sizeof files[0]; f++) {
-        char path[4096];
-        FILE *fp;
-        ssize_t len;
-
-        snprintf(path, sizeof path, "%s/%s", data, files[f]);
-        if (!(fp = fopen(path, "r")))
-            continue;
-        while ((len = getline(&line, &cap, fp)) > 0) {
-            lines++;
-            bad += !same(line, (size_t)len);
-        }
-        fclose(fp);
-    }
-    free(line);
+    lines = kl_test_corpus_lines(corpus_line, &bad);
     cr_expect_eq(bad, 0, "%zu of %zu lines differ", bad, lines);
     if (data) {
         /* `make data` fetches THUCNews (10,000 lines); the others are

@@ -15,6 +15,7 @@
 #include <utf8proc.h>
 
 #include "klabel/engine.h"
+#include "helpers.h"
 #include "../../engine/tokenize.h"
 
 #define NORM (UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD)
@@ -132,6 +133,31 @@ static int same_tokens(const struct kl_tok_opts *o, const char *text,
     return 1;
 }
 
+/* What same_tokens_as_utf8proc_path counts over its strings and lines. */
+struct compare {
+    struct kl_tok_opts o;
+    struct kl_tokens t1, t2;
+    size_t lines, bad, fast;
+};
+
+/* Compares the two paths on one text (file: where it came from). */
+static void compare_one(struct compare *c, const char *file, const char *t,
+                        size_t n)
+{
+    c->lines++;
+    c->fast += all_fast(t, n);
+    if (!same_tokens(&c->o, t, n, &c->t1, &c->t2) && c->bad++ < 5)
+        cr_log_error("%s differs: %.*s", file, (int)n, t);
+}
+
+/* A corpus line, when it is valid UTF-8 (the rest is for other tests). */
+static void corpus_line(void *ud, const char *file, const char *line,
+                        size_t len)
+{
+    if (kl_utf8_validate(line, len, NULL) == KL_OK)
+        compare_one(ud, file, line, len);
+}
+
 Test(tok_fast, same_tokens_as_utf8proc_path)
 {
     static const char *const mixed[] = {
@@ -146,51 +172,24 @@ Test(tok_fast, same_tokens_as_utf8proc_path)
         "ｶﾀｶﾅ カタカナ ひらがな 々〇 ＜ＴＡＧ＞ ￥１００",
         "Line one\r\nLine two\tTabbed\xc2\xa0nbsp",
     };
-    static const char *const files[] = {"thucnews.tsv", "reuters-train.tsv",
-                                        "sms-spam.tsv", "mcc.tsv"};
-    struct kl_tok_opts o;
-    struct kl_tokens t1, t2;
-    const char *dir = getenv("KL_DATA_DIR");
-    size_t lines = 0, bad = 0, fast = 0;
-    char *line = NULL;
-    size_t cap = 0;
+    struct compare c;
 
-    memset(&o, 0, sizeof o);
-    o.mode = KL_TOK_UNICODE;
-    kl_tokens_init(&t1);
-    kl_tokens_init(&t2);
-    for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++) {
-        lines++;
-        fast += all_fast(mixed[i], strlen(mixed[i]));
-        if (!same_tokens(&o, mixed[i], strlen(mixed[i]), &t1, &t2) && bad++ < 5)
-            cr_log_error("differs: %s", mixed[i]);
-    }
-    for (size_t f = 0; dir && f < sizeof files / sizeof files[0]; f++) {
-        char path[4096];
-        FILE *fp;
-        ssize_t n;
-
-        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
-        if (!(fp = fopen(path, "r")))
-            continue;
-        while ((n = getline(&line, &cap, fp)) > 0) {
-            if (kl_utf8_validate(line, (size_t)n, NULL) != KL_OK)
-                continue;
-            lines++;
-            fast += all_fast(line, (size_t)n);
-            if (!same_tokens(&o, line, (size_t)n, &t1, &t2) && bad++ < 5)
-                cr_log_error("%s differs: %.*s", files[f], (int)n, line);
-        }
-        fclose(fp);
-    }
-    free(line);
-    kl_tokens_fini(&t1);
-    kl_tokens_fini(&t2);
-    cr_expect_eq(bad, 0, "%zu of %zu lines differ", bad, lines);
-    cr_log_info("%zu lines compared, %zu of them on the fast path", lines, fast);
-    cr_expect_geq(fast, 2, "the mixed strings exercise the fast path");
-    if (dir)
-        cr_expect_gt(fast * 2, lines, "most real lines take the fast path");
+    memset(&c, 0, sizeof c);
+    c.o.mode = KL_TOK_UNICODE;
+    kl_tokens_init(&c.t1);
+    kl_tokens_init(&c.t2);
+    for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++)
+        compare_one(&c, "mixed", mixed[i], strlen(mixed[i]));
+    kl_test_corpus_lines(corpus_line, &c);
+    kl_tokens_fini(&c.t1);
+    kl_tokens_fini(&c.t2);
+    cr_expect_eq(c.bad, 0, "%zu of %zu lines differ", c.bad, c.lines);
+    cr_log_info("%zu lines compared, %zu of them on the fast path", c.lines,
+                c.fast);
+    cr_expect_geq(c.fast, 2, "the mixed strings exercise the fast path");
+    if (getenv("KL_DATA_DIR"))
+        cr_expect_gt(c.fast * 2, c.lines,
+                     "most real lines take the fast path");
 }
 
 /* The tokenizer's table of character classes (separator, combining mark,

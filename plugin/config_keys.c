@@ -69,6 +69,8 @@ static const struct kl_cfg_def kl_config_keys[] = {
       "a micro-batch closes at this many events" },
     { "batch.max.delay.us", KL_CFG_INT, "1000", 0, 10000000, NULL,
       "a micro-batch closes when its oldest event has waited this long (microseconds)" },
+    { "batch.close.idle", KL_CFG_BOOL, "true", 0, 0, NULL,
+      "true = adaptive: when the input has nothing more ready and the batch's worker is idle, the batch closes at once (low latency at low load); false = only batch.max.size and batch.max.delay.us close a batch (fuller batches at low load, every event waits up to the delay)" },
     { "workers", KL_CFG_INT, "1", 1, 64, NULL,
       "inference threads; each owns a share of the input partitions (one BLAS thread each)" },
     { "queue.max.events", KL_CFG_INT, "8192", 1, 10000000, NULL,

@@ -87,6 +87,7 @@ static int read_settings(struct kl_stage *s, const struct kl_config *cfg)
     s->nworkers = (int)kl_config_get_int(cfg, "workers");
     s->inference = kl_config_get_bool(cfg, "stage.inference");
     s->inline_max = (size_t)kl_config_get_int(cfg, "stage.inline.max.size");
+    s->close_idle = kl_config_get_bool(cfg, "batch.close.idle");
     s->rt_priority = (int)kl_config_get_int(cfg, "stage.source.rt.priority");
     s->slice_us = kl_config_get_int(cfg, "stage.cpu.slice.us");
     s->same_partition = !strcmp(kl_config_get(cfg, "output.partition"),

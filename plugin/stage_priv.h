@@ -131,6 +131,7 @@ struct kl_stage {
     int nworkers;
     int inference;               /* stage.inference */
     size_t inline_max;           /* stage.inline.max.size */
+    int close_idle;              /* batch.close.idle */
     int rt_priority;             /* stage.source.rt.priority, 0 = off */
     int64_t slice_us;            /* stage.cpu.slice.us */
     int same_partition;          /* output.partition=same */

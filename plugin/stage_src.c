@@ -404,9 +404,9 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
             break;
         if (k == 0) {
             /* Nothing more is ready: an idle worker takes its open batch
-             * now (adaptive close). */
+             * now (adaptive close), unless batch.close.idle is off. */
             s->idle_check = 0;
-            if (kl_batcher_nopen(&s->bt))
+            if (s->close_idle && kl_batcher_nopen(&s->bt))
                 kl_batcher_close_idle(&s->bt, kl_stage_now_us(), worker_level,
                                       s);
             /* A transport that does not wait (files) while paused. */
@@ -414,7 +414,7 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
                 nap_us(wait - waited < PAUSED_NAP_US ? wait - waited
                                                      : PAUSED_NAP_US);
         } else {
-            s->idle_check = 1;
+            s->idle_check = s->close_idle;
         }
         flow_step(s);
     }

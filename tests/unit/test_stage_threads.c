@@ -6,7 +6,8 @@
  * dead-letters an unrouted kind as no_route; pass-through
  * (stage.inference=false) labels nothing and still delivers; a slow
  * worker and a small queue make the input pause and resume (or, with a
- * long queue.hold.ms, only hold) with nothing lost.
+ * long queue.hold.ms, only hold) with nothing lost; without
+ * batch.close.idle batches close by deadline or size only.
  */
 #include "stage_mock.h"
 
@@ -198,6 +199,54 @@ Test(stage_mock, pass_through_labels_nothing)
     expect_committed_end(rk);
     free_sink(&out);
     rd_kafka_destroy(rk);
+}
+
+/* n good events in one go, then the stage's counters: every id has a
+ * result whatever closed the batches. */
+static void few_events(long n, struct kl_stage_stats *st)
+{
+    static struct sink out;
+    rd_kafka_t *rk;
+    long i;
+
+    start_stage();
+    rk = input_producer();
+    for (i = 0; i < n; i++)
+        produce_good(rk, i);
+    finish_inputs(rk);
+    read_topic(T_OUT, 2, n, &out);
+    cr_assert_eq(out.n, n);
+    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    kl_stage_get_stats(fx.s, st);
+    expect_committed_end(rk);
+    free_sink(&out);
+    rd_kafka_destroy(rk);
+}
+
+Test(stage_mock, idle_worker_takes_the_batch_at_once)
+{
+    struct kl_stage_stats st;
+
+    cfg_set("batch.max.delay.us", "2000000");
+    few_events(10, &st);
+    cr_expect_gt(st.closes[KL_CLOSE_IDLE], 0, "idle closes");
+    cr_expect_eq(st.closes[KL_CLOSE_DEADLINE], 0, "deadline closes");
+    cr_expect_lt(st.queue_wait_us.max, 1000000, "longest queue wait %llu us",
+                 (unsigned long long)st.queue_wait_us.max);
+}
+
+Test(stage_mock, without_idle_close_the_deadline_closes)
+{
+    struct kl_stage_stats st;
+
+    cfg_set("batch.close.idle", "false");
+    cfg_set("batch.max.delay.us", "20000");
+    few_events(10, &st);
+    cr_expect_eq(st.closes[KL_CLOSE_IDLE], 0, "idle closes");
+    cr_expect_gt(st.closes[KL_CLOSE_DEADLINE], 0, "deadline closes");
+    /* a batch's first event waited the whole delay */
+    cr_expect_geq(st.queue_wait_us.max, 20000, "longest queue wait %llu us",
+                  (unsigned long long)st.queue_wait_us.max);
 }
 
 /* 400 good events through a stage whose worker sleeps 3 ms per batch and

@@ -23,7 +23,9 @@ For each system:
               stamps) and end-to-end (generator send -> collector receive)
               p50 / p99 / p99.9, or "fell behind" with the achieved rate.
 For klabel, /metrics is scraped around every phase (batch close reasons
-and lateness, klabel's own latency histograms).
+and lateness, klabel's own latency histograms). (b) then runs the rates
+once more with batch.close.idle=false, so that deadlines close its
+batches: the batch close lateness target counts those closes.
 
 Writes results/bench/<time>/results.json, latency_vs_load.png,
 latency_cdf_10k.png, the logs, and the section "## Stage throughput and
@@ -109,7 +111,7 @@ class Bench:
 
     # ------------------------------------------------------------ systems
 
-    def klabel_conf(self, name, tin, tout, group, passthrough, metrics_port, trace):
+    def klabel_conf(self, name, tin, tout, group, passthrough, metrics_port, trace, extra=None):
         conf = {
             "kafka.bootstrap.servers": self.bs,
             "input.topics": tin,
@@ -134,20 +136,24 @@ class Bench:
             conf["stage.producer.nice"] = str(self.a.producer_nice)
         if metrics_port and "metrics.port" in self.keys:
             conf["metrics.port"] = str(metrics_port)
+        conf.update(extra or {})
         path = os.path.join(self.work, name + ".properties")
         with open(path, "w") as f:
             f.write(f"# stage benchmark: {name}\n")
             f.writelines(f"{k}={v}\n" for k, v in conf.items())
         return path, conf
 
-    def start_system(self, key, kind, name, tin, tout, group, trace=True):
+    def start_system(self, key, kind, name, tin, tout, group, trace=True, extra=None):
         """Starts system key on tin -> tout; returns (Proc, metrics_port).
         trace: stamp bench.c_us / bench.p_us into every result (the
-        latency phases need them; saturation runs go without)."""
+        latency phases need them; saturation runs go without). extra:
+        klabel settings of a variant run (not the reported settings)."""
         log = os.path.join(self.work, name + ".log")
         if kind == "klabel":
             port = sp.free_port() if "metrics.port" in self.keys else None
-            path, conf = self.klabel_conf(name, tin, tout, group, key == "a", port, trace)
+            path, conf = self.klabel_conf(name, tin, tout, group, key == "a", port, trace, extra)
+            if extra:
+                return sp.Proc(name, [self.a.klabel, "run", "-c", path], log), port
             self.klabel_settings = {k: v for k, v in conf.items()
                                     if k not in ("kafka.bootstrap.servers", "input.topics", "output.topic",
                                                  "dlq.topic", "group.id", "model.path", "metrics.port",
@@ -218,12 +224,15 @@ class Bench:
             self.log(f"({key}) saturation round {rnd}: topics not deleted: {failed}")
         return res
 
-    def rates(self, key, kind):
-        name = f"{key}-rates"
-        tin, tout = self.topics(f"b{self.run_id}-{key}-rates")
+    def rates(self, key, kind, variant="", extra=None):
+        """The offered-rate phases of system key; variant/extra: a second
+        run of klabel with other settings (its own topics, group and
+        logs; no latency distribution plot)."""
+        name = f"{key}-rates{variant}"
+        tin, tout = self.topics(f"b{self.run_id}-{name}")
         col = sp.Collector(self.a.klbench, self.bs, tout, os.path.join(self.work, name + ".bin"),
                            os.path.join(self.work, name + "-collect.log"))
-        proc, port = self.start_system(key, kind, name, tin, tout, f"b{self.run_id}-{key}-rates")
+        proc, port = self.start_system(key, kind, name, tin, tout, f"b{self.run_id}-{name}", extra=extra)
         sampler = sp.CpuSampler({"stage": proc.pid, "broker": self.broker_pid, "collector": col.pid,
                                  "driver": os.getpid()})
         sampler.start()
@@ -277,7 +286,7 @@ class Bench:
                     "klabel_consume_to_produce_s": rep.hist_quantiles(before, after, "klabel_consume_to_produce_seconds"),
                 }
             out[str(rate)] = ph
-            if str(rate) == "10000":
+            if str(rate) == "10000" and not variant:
                 sel = (recs["id"] >= (i + 1) * 100_000_000) & (recs["id"] < (i + 2) * 100_000_000)
                 r = recs[sel]
                 ok = (r["c"] > 0) & (r["p"] > 0)
@@ -350,6 +359,20 @@ class Bench:
                     s["error"] = str(e)
                     self.log(f"({key}) error: {e}")
                 s["loadavg_after"] = os.getloadavg()
+            # Batch close lateness where deadlines close the batches: in
+            # the runs above an idle worker takes most batches at once, and
+            # a rate phase has a few dozen to a few hundred deadline closes
+            # (those that met a busy worker), too few for a p99. The same
+            # rates again with batch.close.idle=false: every batch closes
+            # at batch.max.delay.us (or full), thousands a second.
+            b = systems.get("b")
+            if b and b.get("available") and not b.get("error") and "batch.close.idle" in self.keys:
+                self.log("(b) the rates again with batch.close.idle=false (deadline closes)")
+                try:
+                    b["deadline_rates"] = self.rates("b", "klabel", "-deadline",
+                                                     {"batch.close.idle": "false"})["rates"]
+                except RuntimeError as e:
+                    self.log(f"(b) deadline rates: {e}")
             # More saturation rounds after all the rest, so that a burst of
             # other work on the shared machine hits one round, not all.
             for rnd in range(2, a.sat_rounds + 1):

@@ -202,33 +202,49 @@ def targets(res, rates):
     add("(b) consume-to-produce p99 < 1 ms at 10k/s", None if c2p is None else f"{c2p:.3f} ms", "< 1 ms",
         None if c2p is None else (c2p < 1.0 and r10.get("kept_up", False)),
         "" if r10.get("kept_up", True) else "fell behind at 10k/s")
-    lat, pooled = [], {}
-    for r in rates:
-        m = ((S.get("b", {}).get("rates") or {}).get(str(r)) or {}).get("metrics") or {}
-        q = m.get("batch_close_lateness_s")
-        if q and "p99" in q:
-            lat.append((r, q["p99"] * 1e6, q.get("p99_above", False), q.get("count", 0)))
-            for bound, c in q.get("le") or []:
-                pooled[bound] = pooled.get(bound, 0) + c
-    if lat:
-        # The verdict is the p99 of every deadline close of the rate phases
-        # together: most batches close idle at low rates, and a phase with
-        # a handful of deadline closes has a p99 that is its worst one.
-        # Each phase's own p99 and count are listed beside it.
+    def lateness(phases):
+        """[(rate, p99 s, above, closes)] and the pooled cumulative bucket
+        counts of the deadline closes of phases (rate -> phase)."""
+        lat, pooled = [], {}
+        for r in rates:
+            m = ((phases or {}).get(str(r)) or {}).get("metrics") or {}
+            q = m.get("batch_close_lateness_s")
+            if q and "p99" in q:
+                lat.append((r, q["p99"] * 1e6, q.get("p99_above", False), q.get("count", 0)))
+                for bound, c in q.get("le") or []:
+                    pooled[bound] = pooled.get(bound, 0) + c
+        return lat, pooled
+
+    def lateness_text(lat, pooled):
         pq = pooled_quantile(pooled, 0.99)
-        j = (res.get("machine") or {}).get("jitter") or {}
-        add("(b) batch close lateness p99 < 50 µs (batch.max.delay.us=200)",
-            (f"{'> ' if pq[1] else ''}{pq[0] * 1e6:.1f} µs over {sum(n for *_, n in lat):,} deadline closes "
-             if pq else "") + "(" +
-            ", ".join(f"{'> ' if above else ''}{v:.1f} µs at {r // 1000}k/s of {n:,}"
-                      for r, v, above, n in lat) + ")",
-            "< 50 µs", pq is not None and pq[0] * 1e6 < 50 and not pq[1],
-            f"the machine alone took the CPU from a spinning thread {j['gaps_per_s_over_100us']:.1f} "
-            f"times a second for > 100 µs, longest {j['longest_gap_us']:,.0f} µs"
-            if "gaps_per_s_over_100us" in j else "")
+        return pq, ((f"{'> ' if pq[1] else ''}{pq[0] * 1e6:.1f} µs over {sum(n for *_, n in lat):,} "
+                     "deadline closes " if pq else "") + "(" +
+                    ", ".join(f"{'> ' if above else ''}{v:.1f} µs at {r // 1000}k/s of {n:,}"
+                              for r, v, above, n in lat) + ")")
+
+    # The verdict is the p99 of every deadline close of the rate phases
+    # together, each phase's own p99 and count beside it. Where the stage
+    # ran the rates again with batch.close.idle=false, those closes decide:
+    # with the adaptive close most batches close idle, and the few that
+    # meet a busy worker at their deadline make a p99 that is the worst
+    # one or two of them.
+    lat, pooled = lateness(S.get("b", {}).get("rates"))
+    dlat, dpooled = lateness(S.get("b", {}).get("deadline_rates"))
+    goal = "(b) batch close lateness p99 < 50 µs (batch.max.delay.us=200)"
+    j = (res.get("machine") or {}).get("jitter") or {}
+    jnote = (f"the machine alone took the CPU from a spinning thread {j['gaps_per_s_over_100us']:.1f} "
+             f"times a second for > 100 µs, longest {j['longest_gap_us']:,.0f} µs"
+             if "gaps_per_s_over_100us" in j else "")
+    if dlat:
+        pq, text = lateness_text(dlat, dpooled)
+        apq, atext = lateness_text(lat, pooled) if lat else (None, "none")
+        add(goal, f"{text} with batch.close.idle=false; with the adaptive close: {atext}",
+            "< 50 µs", pq is not None and pq[0] * 1e6 < 50 and not pq[1], jnote)
+    elif lat:
+        pq, text = lateness_text(lat, pooled)
+        add(goal, text, "< 50 µs", pq is not None and pq[0] * 1e6 < 50 and not pq[1], jnote)
     else:
-        add("(b) batch close lateness p99 < 50 µs (batch.max.delay.us=200)", None, "< 50 µs", None,
-            "no deadline closes in klabel_batch_close_lateness_seconds")
+        add(goal, None, "< 50 µs", None, "no deadline closes in klabel_batch_close_lateness_seconds")
     return out
 
 
@@ -509,13 +525,20 @@ def markdown(res, rates, plot_rel):
             else:
                 L.append(f"| ({k}) | {r:,}/s{mark} | **fell behind**: {fmt(ph.get('achieved_rate'))}/s | – | – | "
                          f"{fmt(ph.get('stage_cpu_cores'), 2)} | {others} |")
-    km = [(r, ((S.get("b", {}).get("rates") or {}).get(str(r)) or {}).get("metrics")) for r in rates]
+    km = [(f"{r:,}/s", ((S.get("b", {}).get("rates") or {}).get(str(r)) or {}).get("metrics"))
+          for r in rates]
+    km += [(f"{r:,}/s, `batch.close.idle=false`",
+            ((S.get("b", {}).get("deadline_rates") or {}).get(str(r)) or {}).get("metrics"))
+           for r in rates]
     if any(m for _, m in km):
         L += ["", "klabel's own metrics of (b) over each rate (scraped from `/metrics` before and "
               "after it; histogram quantiles interpolated within Prometheus buckets): batch closes "
               "by reason, batch size, how late a deadline close was against `batch.max.delay.us`, "
               "and `klabel_consume_to_produce_seconds` (poll to delivery report, so it includes "
-              "the producer's linger and the broker's acknowledgement).", "",
+              "the producer's linger and the broker's acknowledgement). The rows with "
+              "`batch.close.idle=false` are a second run of (b) at the same rates without the "
+              "adaptive close, so that deadlines close the batches (the lateness target counts "
+              "those closes).", "",
               "| offered | closes (size / deadline / idle) | batch size p50 / p99 | close lateness p50 / p99 | poll-to-delivery p50 / p99 |",
               "|---|---|---|---|---|"]
         for r, m in km:
@@ -530,7 +553,7 @@ def markdown(res, rates, plot_rel):
             def us(q, key):
                 v = q.get(key)
                 return "–" if v is None else ("> " if q.get(key + "_above") else "") + f"{v * 1e6:,.0f} µs"
-            L.append(f"| {r:,}/s | {closes} | {fmt(bs.get('p50'))} / {fmt(bs.get('p99'))} | "
+            L.append(f"| {r} | {closes} | {fmt(bs.get('p50'))} / {fmt(bs.get('p99'))} | "
                      f"{us(la, 'p50')} / {us(la, 'p99')} | {us(cp, 'p50')} / {us(cp, 'p99')} |")
     L += ["", f"![latency against offered load]({plot_rel['latency_vs_load']})", "",
           f"![latency distribution at 10k/s]({plot_rel['latency_cdf_10k']})", "",

@@ -181,7 +181,22 @@ def targets(res, rates):
     def add(name, value, target, met, note=""):
         out.append({"target": name, "value": value, "goal": target, "met": met, "note": note})
     if tp["a"] and tp["b"]:
-        add("(b) throughput >= 85% of (a)", f"{tp['b'] / tp['a'] * 100:.1f}%", ">= 85%", tp["b"] >= 0.85 * tp["a"])
+        ratio = tp["b"] / tp["a"]
+        shown = f"{ratio * 100:.1f}%"
+        if (ratio >= 0.85) != (round(ratio * 100, 1) >= 85):
+            shown = f"{ratio * 100:.2f}%"  # not "85.0%" for a miss
+        # The rounds of (a) and (b) ran in turn: each pair met about the
+        # same machine, so their ratios show the spread the noise leaves.
+        ra = [r.get("throughput") for r in S["a"].get("saturation_rounds") or []]
+        rb = [r.get("throughput") for r in S["b"].get("saturation_rounds") or []]
+        pairs = [y / x for x, y in zip(ra, rb) if x and y]
+        note = ""
+        if len(pairs) > 1:
+            med = sorted(pairs)[len(pairs) // 2] if len(pairs) % 2 else \
+                sum(sorted(pairs)[len(pairs) // 2 - 1:len(pairs) // 2 + 1]) / 2
+            note = ("best round of each; round by round (run in turn) "
+                    + ", ".join(f"{x * 100:.0f}%" for x in pairs) + f", median {med * 100:.1f}%")
+        add("(b) throughput >= 85% of (a)", shown, ">= 85%", tp["b"] >= 0.85 * tp["a"], note)
     else:
         add("(b) throughput >= 85% of (a)", None, ">= 85%", None, "(a) or (b) not measured")
     for k in "cd":

@@ -258,9 +258,34 @@ static int featurize_lane(const struct kl_dict *d, const char *text,
     word = f->tok.buf;
     while (i < len) {
         unsigned c, m, cl;
-        size_t k = kl_utf8_decode_bmp(p + i, len - i, &c);
+        size_t k;
         int sep, cjk;
 
+        /* A run of CJK characters between words, each its own image (the
+         * common case of Chinese and Japanese text): a token per 3 bytes,
+         * hashed straight from the text. Anything else (a word to end, a
+         * character that normalizes to another, a mark, the token limit)
+         * goes through the general step below, which does the same for
+         * these characters. */
+        while (!in_word && ntok < max && i + 3 <= len &&
+               (p[i] & 0xF0) == 0xE0 && (p[i + 1] & 0xC0) == 0x80 &&
+               (p[i + 2] & 0xC0) == 0x80) {
+            const char *t = (const char *)p + i;
+            uint32_t h;
+
+            c = (p[i] & 0x0Fu) << 12 | (p[i + 1] & 0x3Fu) << 6 |
+                (p[i + 2] & 0x3Fu);
+            if (image[c] != c || (cls[c] & (KL_TOK_CLS_SEP | KL_TOK_CLS_MARK |
+                                            KL_TOK_CLS_CJK)) != KL_TOK_CLS_CJK)
+                break; /* also an overlong form: c < 0x800 is no CJK */
+            h = kl_hash_fnv1a_inline(t, 3);
+            lane_token(f, kl_dict_find_cp3(d, c, t, h), h, &nh);
+            ntok++;
+            i += 3;
+        }
+        if (i == len)
+            break;
+        k = kl_utf8_decode_bmp(p + i, len - i, &c);
         if (k == 0 || (m = image[c]) == 0)
             return LANE_NO;
         i += k;

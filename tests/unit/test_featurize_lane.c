@@ -120,7 +120,8 @@ Test(lane, hand_picked_strings)
         "a\xef\xb8\x8f b\xef\xb8\x80", /* variation selectors */
         "🎉 emoji 𠀀 ext-B", "tab\tnew\nline\x7f del", "2.5% law 政府",
         "ｶﾀｶﾅ half-width", "１２３，标点。「」！？", "x\xc2\xa0y nbsp",
-        "\xe0\x81\x81 overlong", "bad \xff byte", "中"};
+        "\xe0\x81\x81 overlong", "bad \xff byte", "中",
+        "\xe3\x80\xb8\xe4\xb8\xad\xe3\x80\xb8 十中十"}; /* U+3038 folds to 十 */
     size_t bad = 0;
 
     init_feats();
@@ -139,8 +140,9 @@ Test(lane, hand_picked_strings)
 
 /* Characters the tokenizer's fast path maps (ASCII letters, digits,
  * space, tab and punctuation; Latin-1 letters and no-break space; general
- * punctuation; CJK punctuation, ideographs, kana and iteration mark;
- * fullwidth forms), and characters it leaves to utf8proc, which send the
+ * punctuation; CJK punctuation, ideographs, kana and iteration mark, a
+ * Hangzhou numeral that folds to another ideograph; fullwidth forms),
+ * and characters it leaves to utf8proc, which send the
  * whole text the two-pass way (controls, a letter with a diacritic
  * (decomposed by folding), a sign that folds outside the table, sharp s, a combining mark, variation selectors, a combining kana
  * voicing mark, half-width katakana, hangul, a 4-byte emoji). */
@@ -149,7 +151,8 @@ static const char *const fast[] = {
     "\xc3\xb8",
     "\xe2\x80\x94", "\xe3\x80\x82", "\xe4\xb8\xad", "\xe5\x9b\xbd",
     "\xe8\xb6\xb3", "\xe7\x90\x83", "\xe3\x81\x8b", "\xef\xbc\xa1",
-    "\xe3\x80\x85", "\xef\xbc\x8c", "-", "'"};
+    "\xe3\x80\x85", "\xef\xbc\x8c", "-", "'",
+    "\xe3\x80\xb8" /* U+3038, a CJK character whose image is U+5341 */};
 static const char *const off[] = {
     "\x01", "\x7f", "\xc3\xa9", "\xc2\xb5", "\xc3\x9f", "\xcc\x81", "\xef\xb8\x8f",
     "\xef\xb8\x80", "\xe3\x82\x99", "\xef\xbd\xb6", "\xea\xb0\x80",

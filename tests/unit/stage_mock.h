@@ -355,6 +355,26 @@ static inline void free_sink(struct sink *s)
         free(s->r[i].value);
 }
 
+/* Starts the stage, produces good events 0..n-1, reads their results into
+ * *out (asserting all n came) and stops the stage (asserting a clean
+ * stop). Returns the input producer: the caller checks the commits
+ * (expect_committed_end), then destroys it and frees *out. */
+static inline rd_kafka_t *run_good_events(long n, struct sink *out)
+{
+    rd_kafka_t *rk;
+    long i;
+
+    start_stage();
+    rk = input_producer();
+    for (i = 0; i < n; i++)
+        produce_good(rk, i);
+    finish_inputs(rk);
+    read_topic(T_OUT, 2, n, out);
+    cr_assert_eq(out->n, n, "results: %ld of %ld", out->n, n);
+    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    return rk;
+}
+
 /* Checks that result r is the labeled event of input id. */
 static inline void check_result(const struct rec *r, long *id_out)
 {

@@ -26,14 +26,7 @@ Test(stage_mock, good_events_labeled_and_committed)
     long i, id, n = 200;
     struct kl_stage_stats st;
 
-    start_stage();
-    rk = input_producer();
-    for (i = 0; i < n; i++)
-        produce_good(rk, i);
-    finish_inputs(rk);
-    read_topic(T_OUT, 2, n, &out);
-    cr_assert_eq(out.n, n, "results: %ld of %ld", out.n, n);
-    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    rk = run_good_events(n, &out);
     for (i = 0; i < out.n; i++) {
         check_result(&out.r[i], &id);
         cr_expect_eq(seen[id], 0, "id %ld twice", id);

@@ -176,14 +176,7 @@ Test(stage_mock, pass_through_labels_nothing)
     struct kl_stage_stats st;
 
     cfg_set("stage.inference", "false");
-    start_stage();
-    rk = input_producer();
-    for (i = 0; i < n; i++)
-        produce_good(rk, i);
-    finish_inputs(rk);
-    read_topic(T_OUT, 2, n, &out);
-    cr_assert_eq(out.n, n);
-    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    rk = run_good_events(n, &out);
     for (i = 0; i < out.n; i++) {
         cJSON *j = cJSON_Parse(out.r[i].value);
         const cJSON *mid = cJSON_GetObjectItem(
@@ -206,17 +199,8 @@ Test(stage_mock, pass_through_labels_nothing)
 static void few_events(long n, struct kl_stage_stats *st)
 {
     static struct sink out;
-    rd_kafka_t *rk;
-    long i;
+    rd_kafka_t *rk = run_good_events(n, &out);
 
-    start_stage();
-    rk = input_producer();
-    for (i = 0; i < n; i++)
-        produce_good(rk, i);
-    finish_inputs(rk);
-    read_topic(T_OUT, 2, n, &out);
-    cr_assert_eq(out.n, n);
-    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
     kl_stage_get_stats(fx.s, st);
     expect_committed_end(rk);
     free_sink(&out);

@@ -9,7 +9,8 @@ Systems: (a) klabel pass-through (stage.inference=false, the ceiling),
 model (stage_model.py), same broker, fresh topics for every run.
 
 For each system:
-  saturation  pre-load --sat-events into a 4-partition topic, start the
+  saturation  pre-load --sat-events into a 4-partition topic, let the
+              machine settle (sync, broker idle), start the
               stage, read every result back (klbench collect): throughput
               between the first and the last result, and the stage
               process's user+sys CPU seconds over that window per million
@@ -182,6 +183,12 @@ class Bench:
         self.log(f"({key}) saturation, round {rnd}: pre-loading {n:,} events")
         g = sp.gen(self.a.klbench, self.bs, tin, self.model["texts"], 0, n, 0,
                    os.path.join(self.work, name + "-gen.log"))
+        # Every round starts on a quiet machine: in the order a, b, c, d
+        # each round of (b) began while the broker still wrote out and
+        # deleted (a)'s two million records of the round before, and (b)'s
+        # later rounds took 3.0-4.0 CPU s per 1M against 2.6-2.8 in its
+        # first (which follows (a)'s light rate phases) in two runs.
+        settle_s = sp.settle(self.broker_pid)
         col = sp.Collector(self.a.klbench, self.bs, tout, os.path.join(self.work, name + ".bin"),
                            os.path.join(self.work, name + "-collect.log"))
         t_start = sp.now_us()
@@ -210,6 +217,7 @@ class Bench:
         if after:
             res["metrics"] = rep.stage_profile(after)
         res["generator_rate"] = round(g["achieved_rate"], 1)
+        res["settle_s"] = settle_s
         res["exit_code"] = rc
         if not got:
             res["note"] = "no result within 120 s: " + proc.tail(5)

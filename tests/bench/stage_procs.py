@@ -47,6 +47,24 @@ def proc_cpu_s(pid):
         return None
 
 
+def settle(pid, max_s=20.0, idle_cores=0.05, step=0.5):
+    """Flushes the page cache's dirty pages (the broker's log writes) and
+    waits until process pid (the broker) uses under idle_cores for one
+    step, max_s at most; returns the seconds it took. A saturation round
+    that starts right after another must not pay for the other's
+    writeback and topic deletion."""
+    t0 = time.time()
+    os.sync()
+    prev = proc_cpu_s(pid)
+    while time.time() - t0 < max_s:
+        time.sleep(step)
+        cur = proc_cpu_s(pid)
+        if prev is not None and cur is not None and cur - prev < idle_cores * step:
+            break
+        prev = cur
+    return round(time.time() - t0, 2)
+
+
 def machine_cpu_s():
     """(busy, total) CPU seconds of the whole machine since boot."""
     with open("/proc/stat") as f:

@@ -452,7 +452,9 @@ def markdown(res, rates, plot_rel):
          f"{res['started']} ({res['duration_s'] / 60:.1f} min), `{res['command']}`.", ""]
     L += jitter_lines(m.get("jitter"), res["config"].get("klabel") or {})
     L += ["### Saturation", "",
-         "The input topic is pre-loaded, then the stage starts; throughput = results per "
+         "The input topic is pre-loaded and the machine settles (dirty pages flushed, "
+         "the broker idle: no round pays for the writeback and topic deletion of the one "
+         "before), then the stage starts; throughput = results per "
          "second between the first and the last result read back; CPU = the stage process's "
          "user + sys seconds (/proc/PID/stat, all threads) over that window. No system carries "
          "the latency stamps of the rate phases here (klabel without kl_trace_ic.so, the Python "

@@ -2,12 +2,14 @@
  * tests/unit/helpers.h: fixture code shared by the tokenizer-side unit
  * tests (test_preprocess.c, test_segment.c, test_tok_fast.c,
  * test_featurize_lane.c): a literal as (pointer, length), temporary input
- * and model files, a token-list check and the corpora's lines. Header-only
+ * and model files, a token-list check, the corpora's lines and a random
+ * number generator. Header-only
  * (static inline), included by Criterion test files.
  */
 #ifndef KL_TESTS_UNIT_HELPERS_H
 #define KL_TESTS_UNIT_HELPERS_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,16 @@ static inline void kl_test_expect_tokens(const struct kl_tokens *tok,
                       memcmp(tok->buf + tok->off[i], want[i], tok->len[i]) == 0,
                   "%s: token %zu is '%.*s', expected '%s'", what, i,
                   (int)tok->len[i], tok->buf + tok->off[i], want[i]);
+}
+
+/* The next 32 bits of the xorshift64 generator whose state is *s (not 0):
+ * reproducible random inputs for tests. */
+static inline uint32_t kl_test_xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (uint32_t)(*s >> 32);
 }
 
 /* Calls fn(ud, file, line, len) for each line of each corpus of

@@ -20,55 +20,48 @@
 #include "../../engine/model.h"
 #include "helpers.h"
 
-static char dir[64];
+static char *data_path, model_path[] = "/tmp/kl_test_lane_XXXXXX";
 static struct kl_model *model;
 
 /* A model with one-character CJK words (the dictionary's code point
  * table), Latin and digit words, word bigrams and no char n-grams. */
 static void setup(void)
 {
-    static const char *const lines[] = {
-        "sport\t中国 足球 队 win the match 2024",
-        "tech\t苹果 发布 新 iphone 手机 ai",
-        "news\t北京 天气 晴 rain ＡＢＣ café",
-        "sport\tbasketball 篮球 比赛 nba 赛季",
-        "tech\tgoogle 谷歌 搜索 云 cloud kernel",
-        "news\t政府 会议 经济 vote 2.5% law か が"};
+    static const char lines[] =
+        "sport\t中国 足球 队 win the match 2024\n"
+        "tech\t苹果 发布 新 iphone 手机 ai\n"
+        "news\t北京 天气 晴 rain ＡＢＣ café\n"
+        "sport\tbasketball 篮球 比赛 nba 赛季\n"
+        "tech\tgoogle 谷歌 搜索 云 cloud kernel\n"
+        "news\t政府 会议 经济 vote 2.5% law か が\n";
+    static char data[20 * (sizeof lines - 1)];
     struct kl_train_opts o;
-    char data[128], path[128], err[512] = "";
-    FILE *fp;
+    char err[512] = "";
 
-    strcpy(dir, "/tmp/kl_test_lane.XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(data, sizeof data, "%s/train.tsv", dir);
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    fp = fopen(data, "w");
-    cr_assert_not_null(fp);
     for (int r = 0; r < 20; r++)
-        for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
-            fprintf(fp, "%s\n", lines[i]);
-    fclose(fp);
+        memcpy(data + r * (sizeof lines - 1), lines, sizeof lines - 1);
+    data_path = kl_test_write_tmp(data, sizeof data);
+    kl_test_mkstemp(model_path);
     kl_train_opts_init(&o);
     o.tok.mode = KL_TOK_UNICODE;
     o.dim = 8;
     o.epoch = 1;
     o.bucket = 5000;
     o.word_ngrams = 2;
-    cr_assert_eq(kl_train_file(&o, data, path, err, sizeof err), KL_OK, "%s",
-                 err);
-    cr_assert_eq(kl_model_open(path, &model, err, sizeof err), KL_OK, "%s",
-                 err);
+    cr_assert_eq(kl_train_file(&o, data_path, model_path, err, sizeof err),
+                 KL_OK, "%s", err);
+    cr_assert_eq(kl_model_open(model_path, &model, err, sizeof err), KL_OK,
+                 "%s", err);
     cr_assert_not_null(model->dict.cp3, "no CJK look-up table");
     cr_assert_eq(model->dict.maxn, 0);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-
     kl_model_destroy(model);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_expect_eq(system(cmd), 0);
+    unlink(data_path);
+    unlink(model_path);
+    free(data_path);
 }
 
 TestSuite(lane, .init = setup, .fini = teardown);
@@ -162,10 +155,7 @@ static uint64_t rng = 0x2545F4914F6CDD1Du;
 
 static uint32_t next(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
+    return kl_test_xorshift(&rng);
 }
 
 Test(lane, random_text_with_and_without_a_token_limit)

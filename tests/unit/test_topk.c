@@ -13,6 +13,7 @@
 
 #include "klabel/engine.h"
 #include "../../engine/topk.h"
+#include "helpers.h"
 
 /* The reference: every candidate's score, then fastText's skip/push. */
 static void plain(struct kl_topk *h, const float *p, int32_t nl, float thr)
@@ -32,10 +33,7 @@ static uint64_t rng = 0x9E3779B97F4A7C15u;
 
 static uint32_t next(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
+    return kl_test_xorshift(&rng);
 }
 
 /* A probability in [0, 1]: often one of a few values, or one of them

@@ -5,6 +5,7 @@ between two scrapes, the acceptance targets, the PNG plots and the
 "## Stage throughput and latency" section of docs/benchmarks.md."""
 import os
 import re
+import statistics
 
 import numpy as np
 
@@ -192,10 +193,9 @@ def targets(res, rates):
         pairs = [y / x for x, y in zip(ra, rb) if x and y]
         note = ""
         if len(pairs) > 1:
-            med = sorted(pairs)[len(pairs) // 2] if len(pairs) % 2 else \
-                sum(sorted(pairs)[len(pairs) // 2 - 1:len(pairs) // 2 + 1]) / 2
             note = ("best round of each; round by round (run in turn) "
-                    + ", ".join(f"{x * 100:.0f}%" for x in pairs) + f", median {med * 100:.1f}%")
+                    + ", ".join(f"{x * 100:.0f}%" for x in pairs)
+                    + f", median {statistics.median(pairs) * 100:.1f}%")
         add("(b) throughput >= 85% of (a)", shown, ">= 85%", tp["b"] >= 0.85 * tp["a"], note)
     else:
         add("(b) throughput >= 85% of (a)", None, ">= 85%", None, "(a) or (b) not measured")

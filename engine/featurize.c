@@ -222,6 +222,16 @@ static inline void lane_token(struct kl_features *f, int32_t wid, uint32_t h,
     f->hashes[(*nh)++] = (int32_t)h;
 }
 
+/* The step for a CJK character, a token of its own: code point cp, its
+ * 3 UTF-8 bytes b. */
+static inline void lane_cjk(const struct kl_dict *d, struct kl_features *f,
+                            unsigned cp, const char *b, size_t *nh)
+{
+    uint32_t h = kl_hash_fnv1a_inline(b, 3);
+
+    lane_token(f, kl_dict_find_cp3(d, cp, b, h), h, nh);
+}
+
 /* 1 when d and f allow the lane. */
 static int lane_applies(const struct kl_dict *d, const struct kl_features *f)
 {
@@ -270,16 +280,12 @@ static int featurize_lane(const struct kl_dict *d, const char *text,
         while (!in_word && ntok < max && i + 3 <= len &&
                (p[i] & 0xF0) == 0xE0 && (p[i + 1] & 0xC0) == 0x80 &&
                (p[i + 2] & 0xC0) == 0x80) {
-            const char *t = (const char *)p + i;
-            uint32_t h;
-
             c = (p[i] & 0x0Fu) << 12 | (p[i + 1] & 0x3Fu) << 6 |
                 (p[i + 2] & 0x3Fu);
             if (image[c] != c || (cls[c] & (KL_TOK_CLS_SEP | KL_TOK_CLS_MARK |
                                             KL_TOK_CLS_CJK)) != KL_TOK_CLS_CJK)
                 break; /* also an overlong form: c < 0x800 is no CJK */
-            h = kl_hash_fnv1a_inline(t, 3);
-            lane_token(f, kl_dict_find_cp3(d, c, t, h), h, &nh);
+            lane_cjk(d, f, c, (const char *)p + i, &nh);
             ntok++;
             i += 3;
         }
@@ -308,11 +314,9 @@ static int featurize_lane(const struct kl_dict *d, const char *text,
             continue;
         if (cjk) { /* a token of its own: 3 bytes (CJK starts at U+3005) */
             char b[3];
-            uint32_t h;
 
             kl_utf8_put(m, b);
-            h = kl_hash_fnv1a_inline(b, 3);
-            lane_token(f, kl_dict_find_cp3(d, m, b, h), h, &nh);
+            lane_cjk(d, f, m, b, &nh);
             ntok++;
             continue;
         }

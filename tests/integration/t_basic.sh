@@ -1,6 +1,8 @@
 # t_basic.sh: the stage end to end on a real broker (sourced by run.sh).
 #   all_once: 10,000 events; every id exactly once, SIGTERM exits 0, lag 0.
 #   kill9:    SIGKILL mid-stream and restart; every id at least once.
+#   allocator: the binary's jemalloc runs with klabel's settings
+#             (plugin/main.c: oversize_threshold 0).
 
 test_all_once() {
     local in=it-news-1 out=it-labels-1 grp=it-group-1
@@ -50,5 +52,16 @@ for i in range(0, len(lines), 100):
         --at-least-once --topic "$in" --min-accuracy 0.75 || return 1
 }
 
+test_allocator() {
+    if ! ldd "$KL_BIN" | grep -q libjemalloc; then
+        log "klabel is linked with glibc's malloc (MALLOC_LIBS=, sanitizer builds): no jemalloc settings to check"
+        return 0
+    fi
+    local stats; stats=$(MALLOC_CONF=stats_print:true "$KL_BIN" version 2>&1)
+    grep -q "opt.oversize_threshold: 0$" <<<"$stats" ||
+        { echo "it: jemalloc's oversize_threshold is not klabel's 0:"; grep oversize <<<"$stats"; return 1; }
+}
+
 register all_once test_all_once
 register kill9 test_kill9
+register allocator test_allocator

@@ -195,7 +195,7 @@ class Bench:
         proc, port = self.start_system(key, kind, name, tin, tout, f"b{self.run_id}-{key}-sat{rnd}",
                                        trace=False)
         sampler = sp.CpuSampler({"stage": proc.pid, "broker": self.broker_pid, "collector": col.pid,
-                                 "driver": os.getpid()})
+                                 "driver": os.getpid()}, mem=("stage",))
         sampler.start()
         t_wait = time.time()
         while col.count == 0 and proc.alive() and time.time() - t_wait < 120:
@@ -211,11 +211,16 @@ class Bench:
         got = col.count
         after = sp.parse_metrics(sp.scrape(port)) if port and proc.alive() else None
         sampler.stop()
+        hwm = sp.proc_mem_kb(proc.pid).get("VmHWM")  # the kernel's peak, file pages too
         rc = proc.stop()
         recs, labels = col.stop()
         res = rep.sat_stats(recs, sampler, ["stage", "broker", "collector", "driver"], "stage", t_start, n)
         if after:
             res["metrics"] = rep.stage_profile(after)
+        res["stage_mem_mb"] = {
+            "peak_rss_anon": (round(sampler.peak_anon_kb["stage"] / 1024, 1)
+                              if "stage" in sampler.peak_anon_kb else None),
+            "vm_hwm": round(hwm / 1024, 1) if hwm else None}
         res["generator_rate"] = round(g["achieved_rate"], 1)
         res["settle_s"] = settle_s
         res["exit_code"] = rc
@@ -407,6 +412,12 @@ class Bench:
                         least = min(cpus, key=lambda r: r["cpu_s_per_M"])
                         s["saturation"]["cpu_s_per_M"] = least["cpu_s_per_M"]
                         s["saturation"]["cpu_s_per_M_rounds"] = [r["cpu_s_per_M"] for r in cpus]
+                    # Memory: the most any round needed (what to provision).
+                    for m in ("peak_rss_anon", "vm_hwm"):
+                        v = [r["stage_mem_mb"][m] for r in rounds
+                             if (r.get("stage_mem_mb") or {}).get(m) is not None]
+                        if v:
+                            s["saturation"].setdefault("stage_mem_mb_max", {})[m] = max(v)
         finally:
             if not a.bootstrap:
                 subprocess.run(["bash", self.broker_sh, "stop", self.broker_dir], capture_output=True)

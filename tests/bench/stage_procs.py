@@ -47,6 +47,21 @@ def proc_cpu_s(pid):
         return None
 
 
+def proc_mem_kb(pid):
+    """{"RssAnon": kB, "VmHWM": kB} of pid from /proc/PID/status (the
+    fields it has), {} if it is gone."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("RssAnon", "VmHWM"):
+                    out[k] = int(v.split()[0])
+    except (OSError, IndexError, ValueError):
+        return {}
+    return out
+
+
 def settle(pid, max_s=20.0, idle_cores=0.05, step=0.5):
     """Flushes the page cache's dirty pages (the broker's log writes) and
     waits until process pid (the broker) uses under idle_cores for one
@@ -111,11 +126,15 @@ class Proc:
 
 class CpuSampler(threading.Thread):
     """Samples the CPU seconds of named pids and of the machine every
-    interval s: samples = [(t_us, {name: cpu_s}, (busy_s, total_s))]."""
+    interval s: samples = [(t_us, {name: cpu_s}, (busy_s, total_s))]; for
+    the names in mem also the largest anonymous resident memory seen
+    (peak_anon_kb[name], kB)."""
 
-    def __init__(self, pids, interval=0.05):
+    def __init__(self, pids, interval=0.05, mem=()):
         super().__init__(daemon=True)
         self.pids, self.interval = dict(pids), interval
+        self.mem = tuple(mem)
+        self.peak_anon_kb = {}
         self.samples = []
         self.halt = threading.Event()
         self.lock = threading.Lock()
@@ -136,6 +155,10 @@ class CpuSampler(threading.Thread):
         t = now_us()
         cpu = {n: proc_cpu_s(p) for n, p in pids.items()}
         self.samples.append((t, cpu, machine_cpu_s()))
+        for n in self.mem:
+            kb = proc_mem_kb(pids[n]).get("RssAnon") if n in pids else None
+            if kb is not None and kb > self.peak_anon_kb.get(n, -1):
+                self.peak_anon_kb[n] = kb
 
     def stop(self):
         self.halt.set()

@@ -466,24 +466,29 @@ def markdown(res, rates, plot_rel):
          "throughput is the round with the most, CPU per 1M events the round with the least "
          "(other work on this shared machine only ever slows a process and adds to its CPU, so "
          "each is the least disturbed measurement; every round's CPU in brackets, all figures "
-         "in results.json); stage cores are those of the throughput round.", "",
-         "| system | events | throughput (events/s) | vs (a) | CPU s per 1M events | CPU vs (b) | stage cores |",
-         "|---|---|---|---|---|---|---|"]
+         "in results.json); stage cores are those of the throughput round. Memory: the stage "
+         "process's anonymous resident memory (RssAnon, sampled every 50 ms: its heap, "
+         "librdkafka's queues, the label projections) and its peak resident set "
+         "(VmHWM, with the model's file pages), the largest of its rounds.", "",
+         "| system | events | throughput (events/s) | vs (a) | CPU s per 1M events | CPU vs (b) | stage cores | peak memory, MB (RssAnon / VmHWM) |",
+         "|---|---|---|---|---|---|---|---|"]
     for k in "abcd":
         if k not in S:
             continue
         s = S[k]
         sat = s.get("saturation") or {}
         if not s.get("available", True) or not sat.get("throughput"):
-            L.append(f"| ({k}) {s.get('name', '')} | – | not run: {s.get('skipped', sat.get('note', '?'))} | | | | |")
+            L.append(f"| ({k}) {s.get('name', '')} | – | not run: {s.get('skipped', sat.get('note', '?'))} | | | | | |")
             continue
         tp, cpu = sat["throughput"], sat.get("cpu_s_per_M")
+        mem = sat.get("stage_mem_mb_max") or {}
         per = sat.get("cpu_s_per_M_rounds") or []
         per_s = f" ({' / '.join(fmt(c, 2) for c in per)})" if len(per) > 1 else ""
         L.append(f"| ({k}) {s['name']} | {sat['received']:,} | {fmt(tp)} | "
                  f"{fmt(tp / a_tp * 100, 1) + '%' if a_tp else '–'} | {fmt(cpu, 2)}{per_s} | "
                  f"{fmt(cpu / b_cpu, 1) + 'x' if cpu and b_cpu else '–'} | "
-                 f"{fmt(sat.get('stage_cpu_cores'), 2)} |")
+                 f"{fmt(sat.get('stage_cpu_cores'), 2)} | "
+                 f"{fmt(mem.get('peak_rss_anon'))} / {fmt(mem.get('vm_hwm'))} |")
     L += ["", "Cores used on average over each saturation window, per process (the machine has "
           f"{m['nproc']}; \"others\" is everything else running on it, e.g. other builds; the "
           "generator and the benchmark's driver are in results.json):", "",

@@ -234,7 +234,7 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libklabel.a
 # (tests/fuzz/fuzz_model.h), so ASan sees reads past the end of a file.
 build-fuzz/fuzz_safetensors build-fuzz/fuzz_fasttext: FUZZ_LDFLAGS = -Wl,--wrap=mmap,--wrap=munmap
 
-build-fuzz/fuzz_avro build-fuzz/fuzz_json: build-fuzz/libklabel-plugin.a
+build-fuzz/fuzz_avro build-fuzz/fuzz_json build-fuzz/fuzz_config: build-fuzz/libklabel-plugin.a
 
 fuzz: all fuzz-build
 	KL_BIN=$(BUILD)/klabel bash tests/fuzz/make_corpus.sh build-fuzz/corpus

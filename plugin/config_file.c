@@ -199,7 +199,8 @@ static int parse_line(struct kl_config *c, char *s, size_t n, char *err,
 /* Reads a Java-style properties file into c (see config.h): a UTF-8 BOM at
  * the start and CRLF line ends are accepted, a line ending in an odd
  * number of backslashes continues on the next, lines are at most 64 KiB.
- * Errors read "path:line: reason". Keys set before a failing line stay set.
+ * Errors read "path:line: reason" (a NUL byte in a setting is one). Keys
+ * set before a failing line stay set.
  * Returns 0, KL_EIO, KL_EINVAL, KL_ERANGE or KL_ENOMEM. */
 int kl_config_load_file(struct kl_config *c, const char *path, char *err,
                         size_t errsz)
@@ -275,6 +276,11 @@ int kl_config_load_file(struct kl_config *c, const char *path, char *err,
         logical[llen] = '\0';
         if (cont)
             continue; /* r == 1 here */
+        if (memchr(logical, '\0', llen) != NULL) { /* would cut key or value */
+            kl_str_format(err, errsz, "%s:%d: NUL byte in the line", path, start);
+            rc = KL_EINVAL;
+            goto out;
+        }
         rc = parse_line(c, logical, llen, why, sizeof(why));
         if (rc != 0) {
             kl_str_format(err, errsz, "%s:%d: %s", path, start, why);

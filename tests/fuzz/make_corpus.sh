@@ -210,3 +210,24 @@ JSON
 for d in "$OUT"/fuzz_*; do
   echo "make_corpus.sh: $d: $(find "$d" -type f | wc -l) files"
 done
+
+# ----------------------------------------------------- properties files
+# fuzz_config: the stage configurations of the repository (the compose
+# stack's, the demo's shape) and short files of every syntax the reader
+# takes: separators, comments, a BOM, CRLF, continuations, escapes.
+mkdir -p "$OUT/fuzz_config"
+cp "$REPO/compose/klabel.properties" "$OUT/fuzz_config/seed_compose"
+i=0
+while IFS= read -r line; do
+  printf '%b' "$line" > "$OUT/fuzz_config/seed_$i"
+  i=$((i + 1))
+done <<'PROPS'
+input.topics=news, transactions\noutput.topic=labels\nmodel.path=/models/news.safetensors\n
+batch.max.size = 128\nbatch.max.delay.us: 500\nworkers 2\n
+# comment\n! comment\n\nkafka.bootstrap.servers=127.0.0.1:9092\nkafka.consumer.fetch.max.bytes=1048576\n
+\xef\xbb\xbfoutput.format=avro\r\noutput.schema.id=7\r\n
+models=news,tx\nmodel.news.path=/m/n.safetensors\nmodel.tx.path=/m/t.safetensors\nroute.kind.transaction=tx\nroute.default=news\n
+input.topics=a,\\\\\n    b,\\\\\n    c\n
+dlq.topic=dead\\u0020letters\ninstance.id=\\u00e9t\\u00e9\\ud83d\\ude00\n
+model.threshold=0.25\nmodel.top.k=3\noutput.include.text=yes\nmetrics.port=0\n
+PROPS

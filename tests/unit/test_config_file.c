@@ -1,8 +1,8 @@
 /*
  * Unit tests of the properties-file reader (plugin/config_file.c) and -X
  * overrides: parsing, CRLF and a BOM, errors that name the file, line and
- * key, over-long lines, a missing file, and overrides applied after the
- * file.
+ * key, a NUL byte in a setting, over-long lines, a missing file, and
+ * overrides applied after the file.
  */
 #include "config_helpers.h"
 
@@ -96,6 +96,31 @@ Test(config, file_errors_name_file_line_and_key)
     c = load_str("dlq.topic=\\u12\n", &rc);
     cr_expect_eq(rc, KL_EINVAL);
     cr_expect(strstr(err, "escape"), "%s", err);
+    kl_config_destroy(c);
+}
+
+/* A NUL byte would cut the key or value short without a word: it is an
+ * error in a setting, and ignored in a comment like any other byte. */
+Test(config, file_nul_byte_is_an_error)
+{
+    static const char bad[] = "output.topic=labels\nmodel.path=/m\0.st\n";
+    static const char comment[] = "# a\0b\noutput.topic=labels\n";
+    struct kl_config *c = kl_config_create();
+    const char *path = write_tmp(bad, sizeof bad - 1);
+
+    cr_assert_not_null(c);
+    cr_expect_eq(kl_config_load_file(c, path, err, sizeof err), KL_EINVAL);
+    cr_expect(strstr(err, ":2: NUL byte in the line"), "%s", err);
+    cr_expect_str_eq(kl_config_get(c, "output.topic"), "labels");
+    cr_expect_str_empty(kl_config_get(c, "model.path")); /* not "/m" */
+    unlink(path);
+    kl_config_destroy(c);
+
+    c = kl_config_create();
+    path = write_tmp(comment, sizeof comment - 1);
+    cr_expect_eq(kl_config_load_file(c, path, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(kl_config_get(c, "output.topic"), "labels");
+    unlink(path);
     kl_config_destroy(c);
 }
 

@@ -21,21 +21,25 @@ static int is_blank(char c)
            c == '\f';
 }
 
-/* Reads one line into buf[0..cap) (NUL-terminated, '\n' removed); 1 read,
- * 0 end of file, -1 longer than the buffer. */
+/* Reads one line without its '\n' into buf (cap bytes, NUL-terminated).
+ * Returns 1, 0 at the end of the file, -1 when it is longer than cap - 1
+ * bytes, -2 when it holds a NUL byte (which would cut it short). */
 static int read_line(FILE *fp, char *buf, size_t cap, size_t *len)
 {
-    size_t n;
+    size_t n = 0;
+    int ch, nul = 0;
 
-    if (fgets(buf, (int)cap, fp) == NULL)
+    while ((ch = getc_unlocked(fp)) != EOF && ch != '\n') {
+        if (n + 1 == cap)
+            return -1;
+        nul |= ch == '\0';
+        buf[n++] = (char)ch;
+    }
+    if (ch == EOF && n == 0)
         return 0;
-    n = strlen(buf);
-    if (n > 0 && buf[n - 1] == '\n')
-        buf[--n] = '\0';
-    else if (n + 1 == cap && !feof(fp))
-        return -1;
+    buf[n] = '\0';
     *len = n;
-    return 1;
+    return nul ? -2 : 1;
 }
 
 /* Parses "count dim" from the header line. */
@@ -165,6 +169,11 @@ int kl_pretrained_apply(const char *path, const char *vocab,
                    (size_t)dim * sizeof *vec);
             found++;
         }
+    }
+    if (r == -2) {
+        rc = kl_error_set(err, errsz, KL_EFORMAT,
+                          "%s: line %zu: holds a NUL byte", path, lineno + 1);
+        goto out;
     }
     if (r < 0) {
         rc = kl_error_set(err, errsz, KL_ERANGE,

@@ -231,3 +231,19 @@ input.topics=a,\\\\\n    b,\\\\\n    c\n
 dlq.topic=dead\\u0020letters\ninstance.id=\\u00e9t\\u00e9\\ud83d\\ude00\n
 model.threshold=0.25\nmodel.top.k=3\noutput.include.text=yes\nmetrics.port=0\n
 PROPS
+
+# ------------------------------------------------------------ .vec files
+# fuzz_pretrained: dim-2 vectors for its vocabulary (a, b, cat, été) and
+# others, in the shapes the reader takes (tabs, CRLF, a later line of the
+# same word, blank lines at the end, exponents).
+mkdir -p "$OUT/fuzz_pretrained"
+i=0
+while IFS= read -r vec; do
+  printf '%b' "$vec" > "$OUT/fuzz_pretrained/seed_$i"
+  i=$((i + 1))
+done <<'VEC'
+3 2\na 1 2\ncat 0.5 -3e-2\nzebra 9 9\n
+2 2\n\xc3\xa9t\xc3\xa9\t1.5\t-2\r\nb 4 5 \n\n\n
+2 2\na 1 2\na 3 4\n
+1 2\ncat 1e-38 -3.4e38\n
+VEC

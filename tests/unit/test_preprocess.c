@@ -240,6 +240,28 @@ Test(pretrained, errors)
                      "line 3: more vectors");
 }
 
+/* A NUL byte would cut a line short (and once let the rest of a long line
+ * pass for the next one): it is an error naming the line. */
+Test(pretrained, nul_byte_is_an_error)
+{
+    static const char vec[] = "2 3\ncat 1 2 3\ndog 4\0 9\n";
+    static const char head[] = "1 3\0\ncat 1 2 3\n";
+    char *path = kl_test_write_tmp(S(vec)), err[256] = "";
+    float input[3 * 3];
+
+    cr_expect_eq(kl_pretrained_apply(path, vocab3, sizeof vocab3 - 1, 3, 3,
+                                     input, 0, err, sizeof err), KL_EFORMAT);
+    cr_expect(strstr(err, "line 3: holds a NUL byte") != NULL, "%s", err);
+    unlink(path);
+    free(path);
+    path = kl_test_write_tmp(S(head));
+    cr_expect_eq(kl_pretrained_apply(path, vocab3, sizeof vocab3 - 1, 3, 3,
+                                     input, 0, err, sizeof err), KL_EFORMAT);
+    cr_expect(strstr(err, "line 1") != NULL, "%s", err);
+    unlink(path);
+    free(path);
+}
+
 /* Through training: rows of words found in the .vec start from it (with
  * a tiny learning rate they stay close), and a dim mismatch is an error. */
 Test(pretrained, initialises_training)

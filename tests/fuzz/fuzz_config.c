@@ -23,18 +23,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include "config.h"
 #include "config_priv.h"
 #include "fuzz_check.h"
+#include "fuzz_file.h"
 #include "klabel/engine.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int mem_fd = -1;
-static char path[64];
+static const char *path; /* the input as a file (fuzz_file.h) */
 
 /* A growing string: the settings of a config, for comparing two. */
 struct dump {
@@ -164,8 +161,7 @@ static int load(const uint8_t *data, size_t size, char **dump)
     int rc;
 
     CHECK(c != NULL, "out of memory");
-    CHECK(ftruncate(mem_fd, 0) == 0, "ftruncate");
-    CHECK(size == 0 || pwrite(mem_fd, data, size, 0) == (ssize_t)size, "pwrite");
+    path = fuzz_input_path(data, size);
     rc = kl_config_load_file(c, path, err, sizeof err);
     CHECK(rc == 0 || rc == KL_EINVAL || rc == KL_ERANGE || rc == KL_ENOMEM,
           "load: code %d (%s)", rc, err);
@@ -233,11 +229,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > 1 << 17)
         return 0;
-    if (mem_fd < 0) {
-        mem_fd = memfd_create("fuzz_config", 0);
-        CHECK(mem_fd >= 0, "memfd_create");
-        snprintf(path, sizeof path, "/proc/self/fd/%d", mem_fd);
-    }
     ra = load(data, size, &a);
     rb = load(data, size, &b);
     CHECK(ra == rb && !strcmp(a, b), "a second read differs: %d / %d", ra, rb);

@@ -16,11 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include "../../engine/pretrained.h"
 #include "fuzz_check.h"
+#include "fuzz_file.h"
 #include "klabel/engine.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -34,9 +32,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * once (engine/dict.c), which would take most of each run. */
 static const char vocab[] = "a\0b\0cat\0\xc3\xa9t\xc3\xa9\0"; /* ..., été */
 static const char *const words[NWORDS] = {"a", "b", "cat", "\xc3\xa9t\xc3\xa9"};
-
-static int mem_fd = -1;
-static char path[64];
 
 /* The row a plain reading gives word w: the values after it on its last
  * line among the file's vector lines, or UNSET. */
@@ -73,17 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     float rows[NROWS * DIM], want[DIM];
     char err[512] = "";
+    const char *path;
     int rc;
 
     if (size > 1 << 16)
         return 0;
-    if (mem_fd < 0) {
-        mem_fd = memfd_create("fuzz_pretrained", 0);
-        CHECK(mem_fd >= 0, "memfd_create");
-        snprintf(path, sizeof path, "/proc/self/fd/%d", mem_fd);
-    }
-    CHECK(ftruncate(mem_fd, 0) == 0, "ftruncate");
-    CHECK(size == 0 || pwrite(mem_fd, data, size, 0) == (ssize_t)size, "pwrite");
+    path = fuzz_input_path(data, size);
     for (int i = 0; i < NROWS * DIM; i++)
         rows[i] = UNSET;
     rc = kl_pretrained_apply(path, vocab, sizeof vocab - 1, NWORDS, DIM, rows,

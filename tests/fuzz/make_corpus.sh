@@ -215,19 +215,23 @@ done
 # fuzz_config: the stage configurations of the repository (the compose
 # stack's, the demo's shape) and short files of every syntax the reader
 # takes: separators, comments, a BOM, CRLF, continuations, escapes.
+seed_lines() { # target: each line of stdin, printf-%b expanded, is a seed
+  local i=0 line
+  mkdir -p "$OUT/$1"
+  while IFS= read -r line; do
+    printf '%b' "$line" > "$OUT/$1/seed_$i"
+    i=$((i + 1))
+  done
+}
 mkdir -p "$OUT/fuzz_config"
 cp "$REPO/compose/klabel.properties" "$OUT/fuzz_config/seed_compose"
-i=0
-while IFS= read -r line; do
-  printf '%b' "$line" > "$OUT/fuzz_config/seed_$i"
-  i=$((i + 1))
-done <<'PROPS'
+seed_lines fuzz_config <<'PROPS'
 input.topics=news, transactions\noutput.topic=labels\nmodel.path=/models/news.safetensors\n
 batch.max.size = 128\nbatch.max.delay.us: 500\nworkers 2\n
 # comment\n! comment\n\nkafka.bootstrap.servers=127.0.0.1:9092\nkafka.consumer.fetch.max.bytes=1048576\n
 \xef\xbb\xbfoutput.format=avro\r\noutput.schema.id=7\r\n
 models=news,tx\nmodel.news.path=/m/n.safetensors\nmodel.tx.path=/m/t.safetensors\nroute.kind.transaction=tx\nroute.default=news\n
-input.topics=a,\\\\\n    b,\\\\\n    c\n
+input.topics=a,\\\n    b,\\\n    c\n
 dlq.topic=dead\\u0020letters\ninstance.id=\\u00e9t\\u00e9\\ud83d\\ude00\n
 model.threshold=0.25\nmodel.top.k=3\noutput.include.text=yes\nmetrics.port=0\n
 PROPS
@@ -236,12 +240,7 @@ PROPS
 # fuzz_pretrained: dim-2 vectors for its vocabulary (a, b, cat, été) and
 # others, in the shapes the reader takes (tabs, CRLF, a later line of the
 # same word, blank lines at the end, exponents).
-mkdir -p "$OUT/fuzz_pretrained"
-i=0
-while IFS= read -r vec; do
-  printf '%b' "$vec" > "$OUT/fuzz_pretrained/seed_$i"
-  i=$((i + 1))
-done <<'VEC'
+seed_lines fuzz_pretrained <<'VEC'
 3 2\na 1 2\ncat 0.5 -3e-2\nzebra 9 9\n
 2 2\n\xc3\xa9t\xc3\xa9\t1.5\t-2\r\nb 4 5 \n\n\n
 2 2\na 1 2\na 3 4\n

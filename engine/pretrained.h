@@ -20,8 +20,8 @@
  * vector into that word's row of input ((nwords + bucket, dim) row-major;
  * a later line of the same word wins). With verbose, says on stderr how
  * many vocabulary words were found. Returns 0, KL_EIO, KL_EINVAL (dim
- * mismatch), KL_EFORMAT / KL_ERANGE (with the line number in err) or
- * KL_ENOMEM. */
+ * mismatch), KL_EFORMAT (also a NUL byte in a line) / KL_ERANGE (with the
+ * line number in err) or KL_ENOMEM. */
 int kl_pretrained_apply(const char *path, const char *vocab,
                         size_t vocab_len, int32_t nwords, int32_t dim,
                         float *input, int verbose, char *err, size_t errsz);

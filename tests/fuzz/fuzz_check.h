@@ -12,8 +12,8 @@
 #define CHECK(cond, ...)                                                    \
     do {                                                                    \
         if (!(cond)) {                                                      \
-            fprintf(stderr, "fuzz check failed: %s (line %d): ", #cond,     \
-                    __LINE__);                                              \
+            fprintf(stderr, "fuzz check failed: %s (%s:%d): ", #cond,       \
+                    __FILE__, __LINE__);                                    \
             fprintf(stderr, __VA_ARGS__);                                   \
             fputc('\n', stderr);                                            \
             abort();                                                        \

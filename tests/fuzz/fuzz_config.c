@@ -161,7 +161,7 @@ static int load(const uint8_t *data, size_t size, char **dump)
     int rc;
 
     CHECK(c != NULL, "out of memory");
-    path = fuzz_input_path(data, size);
+    path = kl_fuzz_write(data, size);
     rc = kl_config_load_file(c, path, err, sizeof err);
     CHECK(rc == 0 || rc == KL_EINVAL || rc == KL_ERANGE || rc == KL_ENOMEM,
           "load: code %d (%s)", rc, err);

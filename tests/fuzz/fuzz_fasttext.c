@@ -46,7 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(save_dir, sizeof save_dir, "/dev/shm/kl_fuzz_ft.XXXXXX");
     if (mkdtemp(save_dir) == NULL) {
         snprintf(save_dir, sizeof save_dir, "/tmp/kl_fuzz_ft.XXXXXX");
-        KL_FUZZ_CHECK(mkdtemp(save_dir) != NULL, "mkdtemp");
+        CHECK(mkdtemp(save_dir) != NULL, "mkdtemp");
     }
     snprintf(save_path, sizeof save_path, "%s/saved.safetensors", save_dir);
     atexit(remove_save_dir);
@@ -58,21 +58,21 @@ static void check_read(const struct kl_fasttext *ft)
 {
     size_t pos = 0;
 
-    KL_FUZZ_CHECK(ft->nwords >= 0 && ft->nlabels >= 0, "negative counts");
+    CHECK(ft->nwords >= 0 && ft->nlabels >= 0, "negative counts");
     for (int32_t i = 0; i < ft->nwords; i++) {
         const char *nul = memchr(ft->words + pos, '\0', ft->words_len - pos);
-        KL_FUZZ_CHECK(nul != NULL && nul != ft->words + pos,
+        CHECK(nul != NULL && nul != ft->words + pos,
                       "word %d missing or empty", (int)i);
         pos = (size_t)(nul - ft->words) + 1;
     }
-    KL_FUZZ_CHECK(pos == ft->words_len, "words: %zu of %zu bytes used", pos,
+    CHECK(pos == ft->words_len, "words: %zu of %zu bytes used", pos,
                   ft->words_len);
-    KL_FUZZ_CHECK(ft->input.cols == ft->args.dim &&
+    CHECK(ft->input.cols == ft->args.dim &&
                       ft->output.cols == ft->args.dim,
                   "matrix widths %lld %lld, dim %d",
                   (long long)ft->input.cols, (long long)ft->output.cols,
                   (int)ft->args.dim);
-    KL_FUZZ_CHECK((ft->input.data != NULL || ft->input.quantized) &&
+    CHECK((ft->input.data != NULL || ft->input.quantized) &&
                       (ft->output.data != NULL || ft->output.quantized),
                   "no matrix data");
 }
@@ -92,20 +92,20 @@ static void check_same(const struct kl_model *a, const struct kl_model *b)
                                     &f);
         if (ra != KL_OK)
             f.n = 0;
-        KL_FUZZ_CHECK(kl_model_predict_batch(a, &fp, 1, KL_TOPK_MAX, 0.0f, &s,
+        CHECK(kl_model_predict_batch(a, &fp, 1, KL_TOPK_MAX, 0.0f, &s,
                                              &pa) == KL_OK, "predict a");
         int rb = kl_model_featurize(b, kl_fuzz_texts[t].s, kl_fuzz_texts[t].n,
                                     &f);
         if (rb != KL_OK)
             f.n = 0;
-        KL_FUZZ_CHECK(ra == rb, "text %zu: featurize %d, after save %d", t,
+        CHECK(ra == rb, "text %zu: featurize %d, after save %d", t,
                       ra, rb);
-        KL_FUZZ_CHECK(kl_model_predict_batch(b, &fp, 1, KL_TOPK_MAX, 0.0f, &s,
+        CHECK(kl_model_predict_batch(b, &fp, 1, KL_TOPK_MAX, 0.0f, &s,
                                              &pb) == KL_OK, "predict b");
-        KL_FUZZ_CHECK(pa.k == pb.k, "text %zu: %d labels, after save %d", t,
+        CHECK(pa.k == pb.k, "text %zu: %d labels, after save %d", t,
                       pa.k, pb.k);
         for (int i = 0; i < pa.k; i++)
-            KL_FUZZ_CHECK(pa.label[i] == pb.label[i] &&
+            CHECK(pa.label[i] == pb.label[i] &&
                               memcmp(&pa.prob[i], &pb.prob[i],
                                      sizeof(float)) == 0,
                           "text %zu: %d %.9g, after save %d %.9g", t,
@@ -127,9 +127,9 @@ static void check_save(const struct kl_model *m)
      * kl_model_save() refuses it with a reason */
     if (rc == KL_EINVAL && strstr(err, "not valid UTF-8") != NULL)
         return;
-    KL_FUZZ_CHECK(rc == KL_OK, "save: %d %s", rc, err);
+    CHECK(rc == KL_OK, "save: %d %s", rc, err);
     rc = kl_model_open(save_path, &m2, err, sizeof err);
-    KL_FUZZ_CHECK(rc == KL_OK, "reopen after save: %d %s", rc, err);
+    CHECK(rc == KL_OK, "reopen after save: %d %s", rc, err);
     check_same(m, m2);
     kl_model_destroy(m2);
     unlink(save_path);
@@ -146,13 +146,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 1. the raw reader; the copy is exact-size so ASan sees overreads */
     uint8_t *raw = malloc(size ? size : 1);
-    KL_FUZZ_CHECK(raw != NULL, "malloc");
+    CHECK(raw != NULL, "malloc");
     memcpy(raw, data, size);
     rc = kl_fasttext_read(raw, size, "fuzz.bin", &ft, err, sizeof err);
     if (rc == KL_OK)
         check_read(&ft);
     else
-        KL_FUZZ_CHECK((rc == KL_EFORMAT || rc == KL_ERANGE ||
+        CHECK((rc == KL_EFORMAT || rc == KL_ERANGE ||
                        rc == KL_ENOMEM) && err[0] != '\0',
                       "read: %d (%s) reason \"%s\"", rc, kl_strerror(rc), err);
     kl_fasttext_fini(&ft);
@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size + 4 > buf_cap) {
         buf_cap = size + 4;
         buf = realloc(buf, buf_cap);
-        KL_FUZZ_CHECK(buf != NULL, "realloc");
+        CHECK(buf != NULL, "realloc");
     }
     memcpy(buf, data, size);
     if (size < 4)

@@ -1,9 +1,8 @@
 /*
  * tests/fuzz/fuzz_model.h: what the model fuzzers (fuzz_safetensors.c,
  * fuzz_fasttext.c) share: the bytes of one input as a file kl_model_open()
- * can read (a memfd, reached as /proc/self/fd/N, so no disk is touched),
- * and the checks every model that opens must pass on a fixed set of texts:
- * featurization returns a documented code, prediction succeeds (batch and
+ * can read (fuzz_file.h), and the checks every model that opens must pass
+ * on a fixed set of texts: featurization returns a documented code, prediction succeeds (batch and
  * one by one, identical), labels are in range and distinct, probabilities
  * finite, in [0, 1], best first, a softmax sums to at most 1 + 1e-5, and
  * explanations (linear models, softmax / one-vs-all) stay inside their
@@ -24,19 +23,8 @@
 
 #include <cblas.h>
 
+#include "fuzz_file.h"
 #include "klabel/engine.h"
-
-/* Fails the run with a message (libFuzzer saves the input as a crash). */
-#define KL_FUZZ_CHECK(cond, ...)                                            \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            fprintf(stderr, "fuzz check failed: %s (%s:%d): ", #cond,       \
-                    __FILE__, __LINE__);                                    \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-            abort();                                                        \
-        }                                                                   \
-    } while (0)
 
 /* The texts every opened model predicts: plain words of the seed models'
  * training lines, the golden inputs (line ends, unusual spaces, emoji, CJK,
@@ -57,32 +45,11 @@ static const struct {
 };
 #define KL_FUZZ_NTEXTS (sizeof kl_fuzz_texts / sizeof kl_fuzz_texts[0])
 
-/* One memfd reused for every input; its path for kl_model_open(). */
-static int kl_fuzz_fd = -1;
-static char kl_fuzz_path[64];
-
-/* Makes the memfd (once) and OpenBLAS single-threaded. */
+/* OpenBLAS single-threaded (the input file is fuzz_file.h's
+ * kl_fuzz_write()). */
 static void kl_fuzz_model_init(void)
 {
     openblas_set_num_threads(1);
-    kl_fuzz_fd = memfd_create("kl_fuzz_model", MFD_CLOEXEC);
-    KL_FUZZ_CHECK(kl_fuzz_fd >= 0, "memfd_create failed");
-    snprintf(kl_fuzz_path, sizeof kl_fuzz_path, "/proc/self/fd/%d",
-             kl_fuzz_fd);
-}
-
-/* Replaces the memfd's content by data[0..size); returns its path. */
-static const char *kl_fuzz_write(const uint8_t *data, size_t size)
-{
-    size_t done = 0;
-
-    KL_FUZZ_CHECK(ftruncate(kl_fuzz_fd, 0) == 0, "ftruncate failed");
-    while (done < size) {
-        ssize_t w = pwrite(kl_fuzz_fd, data + done, size - done, (off_t)done);
-        KL_FUZZ_CHECK(w > 0, "pwrite failed");
-        done += (size_t)w;
-    }
-    return kl_fuzz_path;
 }
 
 /* The engine maps model files with mmap(), and a read past the end of a
@@ -115,12 +82,12 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd,
     for (int i = 0; i < KL_FUZZ_MAPS && slot < 0; i++)
         if (kl_fuzz_maps[i] == NULL)
             slot = i;
-    KL_FUZZ_CHECK(slot >= 0, "more than %d live mappings", KL_FUZZ_MAPS);
+    CHECK(slot >= 0, "more than %d live mappings", KL_FUZZ_MAPS);
     p = malloc(len ? len : 1);
-    KL_FUZZ_CHECK(p != NULL, "malloc");
+    CHECK(p != NULL, "malloc");
     while (done < len) {
         ssize_t r = pread(fd, p + done, len - done, (off_t)done);
-        KL_FUZZ_CHECK(r > 0, "pread of the mapped memfd");
+        CHECK(r > 0, "pread of the mapped memfd");
         done += (size_t)r;
     }
     kl_fuzz_maps[slot] = p;
@@ -142,11 +109,11 @@ int __wrap_munmap(void *addr, size_t len)
 static void kl_fuzz_check_failed_open(int rc, const struct kl_model *m,
                                       const char *err)
 {
-    KL_FUZZ_CHECK(m == NULL, "failed open (rc %d) left a model", rc);
-    KL_FUZZ_CHECK(rc == KL_EFORMAT || rc == KL_ERANGE || rc == KL_EIO ||
+    CHECK(m == NULL, "failed open (rc %d) left a model", rc);
+    CHECK(rc == KL_EFORMAT || rc == KL_ERANGE || rc == KL_EIO ||
                       rc == KL_ENOMEM,
                   "open returned %d (%s): %s", rc, kl_strerror(rc), err);
-    KL_FUZZ_CHECK(err[0] != '\0', "open failed (%s) without a reason",
+    CHECK(err[0] != '\0', "open failed (%s) without a reason",
                   kl_strerror(rc));
 }
 
@@ -162,29 +129,29 @@ static void kl_fuzz_check_pred(const struct kl_prediction *p, int32_t nl,
 {
     double sum = 0.0;
 
-    KL_FUZZ_CHECK(p->k >= 0 && p->k <= k && p->k <= KL_TOPK_MAX,
+    CHECK(p->k >= 0 && p->k <= k && p->k <= KL_TOPK_MAX,
                   "%s: k %d, asked for %d", what, p->k, k);
     for (int i = 0; i < p->k; i++) {
-        KL_FUZZ_CHECK(p->label[i] >= 0 && p->label[i] < nl,
+        CHECK(p->label[i] >= 0 && p->label[i] < nl,
                       "%s: label %d of %d", what, (int)p->label[i], (int)nl);
-        KL_FUZZ_CHECK(isfinite(p->prob[i]) && p->prob[i] >= 0.0f &&
+        CHECK(isfinite(p->prob[i]) && p->prob[i] >= 0.0f &&
                           p->prob[i] <= 1.0f,
                       "%s: probability %g", what, (double)p->prob[i]);
         /* best first by fastText's score, log(p + 1e-5) in float (ties
          * in any order); hierarchical softmax: by probability */
-        KL_FUZZ_CHECK(i == 0 || (loss == KL_LOSS_HS
+        CHECK(i == 0 || (loss == KL_LOSS_HS
                                      ? p->prob[i] <= p->prob[i - 1]
                                      : kl_fuzz_score(p->prob[i]) <=
                                            kl_fuzz_score(p->prob[i - 1])),
                       "%s: probability %d (%g) above its predecessor (%g)",
                       what, i, (double)p->prob[i], (double)p->prob[i - 1]);
         for (int j = 0; j < i; j++)
-            KL_FUZZ_CHECK(p->label[j] != p->label[i],
+            CHECK(p->label[j] != p->label[i],
                           "%s: label %d twice", what, (int)p->label[i]);
         sum += p->prob[i];
     }
     if (loss == KL_LOSS_SOFTMAX)
-        KL_FUZZ_CHECK(sum <= 1.0 + 1e-5, "%s: softmax sums to %.9g", what,
+        CHECK(sum <= 1.0 + 1e-5, "%s: softmax sums to %.9g", what,
                       sum);
 }
 
@@ -192,11 +159,11 @@ static void kl_fuzz_check_pred(const struct kl_prediction *p, int32_t nl,
 static void kl_fuzz_check_explanation(const struct kl_explanation *x,
                                       size_t top)
 {
-    KL_FUZZ_CHECK(top == 0 || x->n <= top, "explanation has %zu items, top "
+    CHECK(top == 0 || x->n <= top, "explanation has %zu items, top "
                   "%zu", x->n, top);
     for (size_t i = 0; i < x->n; i++) {
         const struct kl_contrib *c = &x->items[i];
-        KL_FUZZ_CHECK((size_t)c->off + c->len <= x->names_len &&
+        CHECK((size_t)c->off + c->len <= x->names_len &&
                           x->names[c->off + c->len] == '\0',
                       "explanation item %zu [%u, +%u) past names (%zu)", i,
                       c->off, c->len, x->names_len);
@@ -211,16 +178,16 @@ static void kl_fuzz_check_tensors(const struct kl_model *m, size_t size)
     struct kl_tensor_info t;
 
     for (size_t i = 0; i < n; i++) {
-        KL_FUZZ_CHECK(kl_model_tensor(m, i, &t) == KL_OK, "tensor %zu", i);
-        KL_FUZZ_CHECK(t.name != NULL && t.dtype != NULL && t.ndim >= 0 &&
+        CHECK(kl_model_tensor(m, i, &t) == KL_OK, "tensor %zu", i);
+        CHECK(t.name != NULL && t.dtype != NULL && t.ndim >= 0 &&
                           t.ndim <= 4,
                       "tensor %zu: name, dtype or ndim %d", i, t.ndim);
-        KL_FUZZ_CHECK(t.offset <= size && t.bytes <= size - t.offset,
+        CHECK(t.offset <= size && t.bytes <= size - t.offset,
                       "tensor '%s' [%llu, +%llu) outside %zu bytes", t.name,
                       (unsigned long long)t.offset,
                       (unsigned long long)t.bytes, size);
     }
-    KL_FUZZ_CHECK(kl_model_tensor(m, n, &t) == KL_EINVAL,
+    CHECK(kl_model_tensor(m, n, &t) == KL_EINVAL,
                   "tensor %zu of %zu described", n, n);
 }
 
@@ -259,11 +226,11 @@ static void kl_fuzz_exercise_model(const struct kl_model *m)
                   strcmp(info->architecture, "fasttext") == 0;
     int64_t bound = kl_fuzz_id_bound(m);
 
-    KL_FUZZ_CHECK(info->nlabels >= 1 && info->labels != NULL && info->dim >= 1,
+    CHECK(info->nlabels >= 1 && info->labels != NULL && info->dim >= 1,
                   "opened model has %d labels, dim %d", (int)info->nlabels,
                   (int)info->dim);
     for (int32_t i = 0; i < info->nlabels; i++)
-        KL_FUZZ_CHECK(info->labels[i] != NULL && info->labels[i][0] != '\0',
+        CHECK(info->labels[i] != NULL && info->labels[i][0] != '\0',
                       "label %d empty", (int)i);
     kl_scratch_init(&s);
     kl_explanation_init(&x1);
@@ -273,51 +240,51 @@ static void kl_fuzz_exercise_model(const struct kl_model *m)
         f[t].want_origin = explain;
         rc = kl_model_featurize(m, kl_fuzz_texts[t].s, kl_fuzz_texts[t].n,
                                 &f[t]);
-        KL_FUZZ_CHECK(rc == KL_OK || rc == KL_EEMPTY || rc == KL_EUTF8,
+        CHECK(rc == KL_OK || rc == KL_EEMPTY || rc == KL_EUTF8,
                       "featurize text %zu: %d (%s)", t, rc, kl_strerror(rc));
-        KL_FUZZ_CHECK((rc == KL_OK) == (f[t].n > 0),
+        CHECK((rc == KL_OK) == (f[t].n > 0),
                       "featurize text %zu: rc %d with %zu features", t, rc,
                       f[t].n);
         if (rc != KL_OK)
             f[t].n = 0;
         for (size_t j = 0; j < f[t].n; j++)
-            KL_FUZZ_CHECK(f[t].ids[j] >= 0 &&
+            CHECK(f[t].ids[j] >= 0 &&
                               (bound < 0 || (int64_t)f[t].ids[j] < bound),
                           "text %zu: feature id %d out of [0, %lld)", t,
                           (int)f[t].ids[j], (long long)bound);
         fp[t] = &f[t];
     }
     rc = kl_model_predict_batch(m, fp, KL_FUZZ_NTEXTS, k, 0.0f, &s, batch);
-    KL_FUZZ_CHECK(rc == KL_OK, "predict_batch: %d (%s)", rc, kl_strerror(rc));
+    CHECK(rc == KL_OK, "predict_batch: %d (%s)", rc, kl_strerror(rc));
     for (size_t t = 0; t < KL_FUZZ_NTEXTS; t++) {
         int kk = k < info->nlabels ? k : info->nlabels;
         kl_fuzz_check_pred(&batch[t], info->nlabels, kk, info->loss, "batch");
-        KL_FUZZ_CHECK(f[t].n > 0 || batch[t].k == 0,
+        CHECK(f[t].n > 0 || batch[t].k == 0,
                       "text %zu without features got %d labels", t,
                       batch[t].k);
     }
     if (explain) {
         rc = kl_model_explain_batch(m, fp, KL_FUZZ_NTEXTS, batch, &s, 3, x);
-        KL_FUZZ_CHECK(rc == KL_OK, "explain_batch: %d (%s)", rc,
+        CHECK(rc == KL_OK, "explain_batch: %d (%s)", rc,
                       kl_strerror(rc));
         for (size_t t = 0; t < KL_FUZZ_NTEXTS; t++)
             kl_fuzz_check_explanation(&x[t], 3);
     }
     for (size_t t = 0; t < KL_FUZZ_NTEXTS; t++) {
         rc = kl_model_predict_batch(m, &fp[t], 1, k, 0.0f, &s, &one);
-        KL_FUZZ_CHECK(rc == KL_OK, "predict one: %d (%s)", rc,
+        CHECK(rc == KL_OK, "predict one: %d (%s)", rc,
                       kl_strerror(rc));
-        KL_FUZZ_CHECK(one.k == batch[t].k, "text %zu: %d labels alone, %d in "
+        CHECK(one.k == batch[t].k, "text %zu: %d labels alone, %d in "
                       "the batch", t, one.k, batch[t].k);
         for (int i = 0; i < one.k; i++)
-            KL_FUZZ_CHECK(one.label[i] == batch[t].label[i] &&
+            CHECK(one.label[i] == batch[t].label[i] &&
                               fabsf(one.prob[i] - batch[t].prob[i]) <= 1e-5f,
                           "text %zu: alone %d %g, batch %d %g", t,
                           (int)one.label[i], (double)one.prob[i],
                           (int)batch[t].label[i], (double)batch[t].prob[i]);
         if (explain && f[t].n > 0) {
             rc = kl_model_explain(m, &f[t], info->nlabels - 1, 0, &x1);
-            KL_FUZZ_CHECK(rc == KL_OK, "explain: %d (%s)", rc,
+            CHECK(rc == KL_OK, "explain: %d (%s)", rc,
                           kl_strerror(rc));
             kl_fuzz_check_explanation(&x1, 0);
         }

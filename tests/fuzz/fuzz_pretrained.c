@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > 1 << 16)
         return 0;
-    path = fuzz_input_path(data, size);
+    path = kl_fuzz_write(data, size);
     for (int i = 0; i < NROWS * DIM; i++)
         rows[i] = UNSET;
     rc = kl_pretrained_apply(path, vocab, sizeof vocab - 1, NWORDS, DIM, rows,

@@ -110,7 +110,7 @@ static inline int32_t kl_dict_find_token(const struct kl_dict *d,
 {
     unsigned cp;
 
-    if (d->cp3 != NULL && (cp = kl_dict_cp3_of(w, n)) != 0)
+    if ((cp = kl_dict_cp3_of(w, n)) != 0)
         return kl_dict_find_cp3(d, cp, w, h);
     return kl_dict_find(d, w, n, h);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "kafka_poll.h"
 #include "klabel/engine.h"
 #include "lag.h"
 
@@ -138,19 +139,31 @@ out:
     return rc;
 }
 
-/* on_thread_start interceptor of the producer (stage.producer.nice):
- * lowers the priority of each broker thread by the niceness in opaque. A
- * refusal leaves the thread as it is (it only ever lowers). */
-static rd_kafka_resp_err_t nice_broker_thread(rd_kafka_t *rk,
-                                              rd_kafka_thread_type_t type,
-                                              const char *name, void *opaque)
+/* What the producer's broker threads get as they start, packed into the
+ * interceptor's opaque: the niceness to add (stage.producer.nice, low 5
+ * bits) and the wait of a zero-timeout poll (stage.producer.poll.wait.us,
+ * the rest; kafka_poll.c). */
+#define NICE_BITS 5
+#define NICE_MASK ((1 << NICE_BITS) - 1)
+
+/* on_thread_start interceptor of the producer: in each broker thread,
+ * marks its polls (kafka_poll.c) and lowers its priority by the niceness.
+ * A refused priority change leaves the thread as it is (it only ever
+ * lowers). */
+static rd_kafka_resp_err_t start_broker_thread(rd_kafka_t *rk,
+                                               rd_kafka_thread_type_t type,
+                                               const char *name, void *opaque)
 {
     id_t tid = (id_t)gettid();
-    int nice = (int)(intptr_t)opaque, cur;
+    intptr_t packed = (intptr_t)opaque;
+    int nice = (int)(packed & NICE_MASK), cur;
 
     (void)rk;
     (void)name;
     if (type != RD_KAFKA_THREAD_BROKER)
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+    kl_kafka_poll_mark_thread((int)(packed >> NICE_BITS));
+    if (nice == 0)
         return RD_KAFKA_RESP_ERR_NO_ERROR;
     errno = 0;
     cur = getpriority(PRIO_PROCESS, tid);
@@ -160,16 +173,17 @@ static rd_kafka_resp_err_t nice_broker_thread(rd_kafka_t *rk,
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-/* on_new interceptor: installs nice_broker_thread on the new producer. */
-static rd_kafka_resp_err_t add_nice(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
-                                    void *opaque, char *errstr,
-                                    size_t errstr_size)
+/* on_new interceptor: installs start_broker_thread on the new producer. */
+static rd_kafka_resp_err_t add_thread_start(rd_kafka_t *rk,
+                                            const rd_kafka_conf_t *conf,
+                                            void *opaque, char *errstr,
+                                            size_t errstr_size)
 {
     (void)conf;
     (void)errstr;
     (void)errstr_size;
-    return rd_kafka_interceptor_add_on_thread_start(rk, "klabel-nice",
-                                                    nice_broker_thread, opaque);
+    return rd_kafka_interceptor_add_on_thread_start(
+        rk, "klabel-broker-thread", start_broker_thread, opaque);
 }
 
 int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
@@ -196,6 +210,7 @@ int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
         {NULL, NULL}};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int nice = (int)kl_config_get_int(cfg, "stage.producer.nice");
+    int wait = (int)kl_config_get_int(cfg, "stage.producer.poll.wait.us");
     int rc = KL_OK, i;
 
     *out = NULL;
@@ -204,10 +219,11 @@ int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
                                defaults[i][1], err, errsz);
     if (!rc)
         rc = apply_user_and_fixed(cfg, conf, "producer", err, errsz);
-    if (!rc && nice > 0 &&
-        rd_kafka_conf_interceptor_add_on_new(conf, "klabel-nice", add_nice,
-                                             (void *)(intptr_t)nice)) {
-        snprintf(err, errsz, "producer: stage.producer.nice: cannot add the "
+    if (!rc && (nice > 0 || wait > 0) &&
+        rd_kafka_conf_interceptor_add_on_new(
+            conf, "klabel-broker-thread", add_thread_start,
+            (void *)((intptr_t)wait << NICE_BITS | (nice & NICE_MASK)))) {
+        snprintf(err, errsz, "producer: cannot add the broker thread "
                  "interceptor");
         rc = KL_EKAFKA;
     }

@@ -31,9 +31,10 @@ int kl_kafka_conf_consumer(const struct kl_config *cfg, rd_kafka_conf_t **out,
 /* Creates a producer configuration: enable.idempotence=true, acks=all,
  * linger.ms=5 (why: kafka_conf.c), queue.buffering.max.kbytes=32768, then
  * kafka.* / kafka.producer.* (which may change them); with
- * stage.producer.nice > 0, an interceptor that adds it to the niceness of
- * the producer's broker threads as they start. On success *out is
- * caller-owned. */
+ * stage.producer.nice or stage.producer.poll.wait.us > 0, an interceptor
+ * that, in each of the producer's broker threads as it starts, adds the
+ * niceness and marks the thread's zero-timeout polls as waits of that
+ * many microseconds (kafka_poll.c). On success *out is caller-owned. */
 int kl_kafka_conf_producer(const struct kl_config *cfg, rd_kafka_conf_t **out,
                            char *err, size_t errsz);
 

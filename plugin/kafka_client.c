@@ -44,6 +44,27 @@ static void kk_error_cb(rd_kafka_t *rk, int err, const char *reason,
     kl_health_set_fatal(kk->fatal_reason); /* /healthz: 503 until exit */
 }
 
+/* The delivery clock of this thread's kl_kafka_poll_reports() call: the
+ * reports one call serves come back to back, so they share a stamp,
+ * read again every DR_STAMP_EVERY reports (one clock read per event was
+ * 1.5% of the stage's CPU at saturation). */
+#define DR_STAMP_EVERY 64
+static __thread int tl_dr_stamping; /* inside kl_kafka_poll_reports() */
+static __thread int tl_dr_left;     /* reports the stamp still serves */
+static __thread int64_t tl_dr_us;
+
+/* Contract in kafka_priv.h. */
+int kl_kafka_poll_reports(struct kl_kafka *kk, int timeout_ms)
+{
+    int served;
+
+    tl_dr_stamping = 1;
+    tl_dr_left = 0;
+    served = rd_kafka_poll(kk->producer, timeout_ms);
+    tl_dr_stamping = 0;
+    return served;
+}
+
 static void kk_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                      void *opaque)
 {
@@ -57,6 +78,14 @@ static void kk_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
     d.topic = rd_kafka_topic_name(rkm->rkt);
     d.partition = rkm->partition;
     d.offset = rkm->err ? -1 : rkm->offset;
+    d.t_us = 0;
+    if (tl_dr_stamping) {
+        if (tl_dr_left-- <= 0) {
+            tl_dr_us = kl_kafka_now_us();
+            tl_dr_left = DR_STAMP_EVERY - 1;
+        }
+        d.t_us = tl_dr_us;
+    }
     kk->on_delivery(kk->ud, &d);
 }
 

@@ -11,7 +11,7 @@
  * next wake-up is "now", and it calls poll() on its socket and wake-up
  * pipe with a zero timeout, again and again, until the acknowledgement
  * comes: at saturation about 200,000 times a second, a fifth of a core
- * (docs/architecture.md, "Producer").
+ * (docs/architecture.md, "Threads and batching").
  *
  * This file defines poll() in the klabel binary, and __poll_chk(), which
  * is what Debian's librdkafka (built with _FORTIFY_SOURCE) calls instead:

@@ -53,6 +53,12 @@ void kl_kafka_on_queue_event(rd_kafka_t *rk, void *opaque);
  * else 1 (kafka_wait.c). */
 int kl_kafka_sleep_until(struct kl_kafka *kk, int64_t deadline_us);
 
+/* rd_kafka_poll(kk->producer, timeout_ms), with the delivery reports it
+ * serves stamped (struct kl_delivery's t_us) from one clock read per 64
+ * reports instead of the receiver reading the clock for each. Returns
+ * rd_kafka_poll's count. Any thread (the stamp is per thread). */
+int kl_kafka_poll_reports(struct kl_kafka *kk, int timeout_ms);
+
 /* Flushes, commits, leaves the group and destroys kk's clients and queues
  * (kk itself is the caller's to free), within timeout_ms plus at most
  * 0.5 s for destroying the clients. Returns 0 or KL_EKAFKA with the first

@@ -83,7 +83,7 @@ void kl_stage_on_delivery(void *ud, const struct kl_delivery *d)
 {
     struct kl_stage *s = ud;
     struct kl_inflight *inf = d->token;
-    int64_t t = kl_stage_now_us();
+    int64_t t = d->t_us > 0 ? d->t_us : kl_stage_now_us();
     int rc;
 
     atomic_fetch_sub(&s->inflight, 1);

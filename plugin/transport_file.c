@@ -101,7 +101,7 @@ static void ft_serve(struct kl_file_transport *ft)
     ft->npending = 0;
     pthread_mutex_unlock(&ft->mu);
     for (i = 0; i < n; i++) {
-        struct kl_delivery d = {list[i], 0, NULL, NULL, -1, -1};
+        struct kl_delivery d = {list[i], 0, NULL, NULL, -1, -1, 0};
         ft->on_delivery(ft->ud, &d);
     }
     ft->serving = list;

@@ -302,7 +302,7 @@ static int kk_poll(struct kl_transport *t, struct kl_msg *msgs, size_t max,
     deadline = now + (timeout_us > 0 ? timeout_us : 0);
     *n = 0;
     for (;;) {
-        int served = rd_kafka_poll(kk->producer, 0);
+        int served = kl_kafka_poll_reports(kk, 0);
 
         while (!kk->fatal && *n < max &&
                (rkm = rd_kafka_consumer_poll(kk->consumer, 0)) != NULL) {
@@ -426,7 +426,7 @@ static int kk_produce(struct kl_transport *t, const struct kl_out_msg *m,
             rc = KL_ESTATE;
             goto out;
         }
-        rd_kafka_poll(kk->producer, 10);
+        kl_kafka_poll_reports(kk, 10);
         if (kk->fatal) {
             rc = fatal_rc(kk, err, errsz);
             goto out;
@@ -443,7 +443,7 @@ static int kk_service(struct kl_transport *t, int timeout_ms, char *err,
 {
     struct kl_kafka *kk = kk_of(t);
 
-    rd_kafka_poll(kk->producer, timeout_ms);
+    kl_kafka_poll_reports(kk, timeout_ms);
     if (kk->fatal)
         return fatal_rc(kk, err, errsz);
     return KL_OK;

@@ -90,6 +90,9 @@ struct kl_delivery {
     const char *topic;
     int32_t partition;    /* where it landed, -1 if unknown */
     int64_t offset;       /* its offset, -1 if unknown */
+    int64_t t_us;         /* CLOCK_MONOTONIC us when the report was served,
+                             or 0: not stamped (the receiver reads the
+                             clock) */
 };
 
 /* Given to open(). Callbacks are called on the transport's thread. */

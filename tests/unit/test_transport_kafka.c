@@ -7,7 +7,8 @@
  * ends a long poll(); a poll ends at its timeout, never before. Bounds are
  * generous (a wake-up must come well before the poll's timeout, which is
  * what a lost wake-up would cost). A record carries the timestamp given
- * to produce(), or the clock's when none is.
+ * to produce(), or the clock's when none is. Delivery reports carry the
+ * time poll() served them.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,6 +33,11 @@ static struct kl_config *cfg;
 static struct kl_transport *t;
 static atomic_int assigned, delivered;
 static atomic_llong delivered_at_us;
+/* Delivery stamps (struct kl_delivery's t_us): how many reports carried
+ * one, how many were not between the clock before the produce calls and
+ * the clock when the report was handled, and how many went back. */
+static atomic_int stamped, stamp_outside, stamp_back;
+static atomic_llong stamp_from_us, stamp_last_us;
 
 static long long mono_us(void)
 {
@@ -44,8 +50,18 @@ static long long mono_us(void)
 static void on_delivery(void *ud, const struct kl_delivery *d)
 {
     (void)ud;
+    long long now = mono_us();
+
     cr_expect_eq(d->rc, 0, "delivery failed: %s", d->errstr ? d->errstr : "");
-    atomic_store(&delivered_at_us, mono_us());
+    if (d->t_us != 0) {
+        atomic_fetch_add(&stamped, 1);
+        if (d->t_us < atomic_load(&stamp_from_us) || d->t_us > now)
+            atomic_fetch_add(&stamp_outside, 1);
+        if (d->t_us < atomic_load(&stamp_last_us))
+            atomic_fetch_add(&stamp_back, 1);
+        atomic_store(&stamp_last_us, d->t_us);
+    }
+    atomic_store(&delivered_at_us, now);
     atomic_fetch_add(&delivered, 1);
 }
 
@@ -75,6 +91,11 @@ static void setup(void)
 
     kl_log_level = KL_LOG_WARNING;
     atomic_store(&assigned, 0);
+    atomic_store(&stamped, 0);
+    atomic_store(&stamp_outside, 0);
+    atomic_store(&stamp_back, 0);
+    atomic_store(&stamp_last_us, 0);
+    atomic_store(&stamp_from_us, 0);
     atomic_store(&delivered, 0);
     cr_assert_eq(kl_mock_start(&mock, 1, err, sizeof err), 0, "%s", err);
     cr_assert_eq(kl_mock_topic(&mock, T_IN, 1, err, sizeof err), 0, "%s", err);
@@ -197,6 +218,36 @@ Test(transport_kafka, idle_poll_serves_delivery_report)
     cr_expect_lt(atomic_load(&delivered_at_us) - t0, 1500000,
                  "delivery report served after %lld us",
                  atomic_load(&delivered_at_us) - t0);
+}
+
+/* Reports served by poll() carry the time they were served, one clock
+ * read shared by up to 64 of them: every stamp lies between the clock
+ * before the produce calls and the clock in the callback, and stamps do
+ * not go back. */
+Test(transport_kafka, delivery_reports_are_stamped)
+{
+    struct kl_out_msg o;
+    struct kl_msg m[4];
+    char err[512];
+    size_t n;
+
+    memset(&o, 0, sizeof o);
+    o.topic = T_OUT;
+    o.partition = -1;
+    o.value = "result";
+    o.value_len = 6;
+    atomic_store(&stamp_from_us, mono_us());
+    for (int i = 0; i < 300; i++)
+        cr_assert_eq(kl_transport_kafka.produce(t, &o, NULL, err, sizeof err),
+                     0, "%s", err);
+    for (int i = 0; i < 100 && atomic_load(&delivered) < 300; i++)
+        cr_assert_eq(kl_transport_kafka.poll(t, m, 4, 50000, &n, err,
+                                             sizeof err), 0, "%s", err);
+    cr_assert_eq(atomic_load(&delivered), 300);
+    cr_expect_eq(atomic_load(&stamped), 300, "%d of 300 reports stamped",
+                 atomic_load(&stamped));
+    cr_expect_eq(atomic_load(&stamp_outside), 0);
+    cr_expect_eq(atomic_load(&stamp_back), 0);
 }
 
 /* Busy (a record just came): the next records still arrive through the

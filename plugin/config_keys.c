@@ -5,6 +5,7 @@
  * takes to make it settable, validated and documented.
  */
 #include "config.h"
+#include "kafka_poll.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -86,8 +87,8 @@ static const struct kl_cfg_def kl_config_keys[] = {
     { "stage.source.rt.priority", KL_CFG_INT, "0", 0, 99, NULL,
       "SCHED_FIFO priority of the source thread (poll, decode, featurize, batch deadlines, small inline batches); 0 = the normal policy. The source thread then runs as soon as it wakes instead of queueing behind the broker or other work on a busy machine (batch close lateness, latency tail). Workers and librdkafka's threads keep the normal policy. Needs CAP_SYS_NICE or an RLIMIT_RTPRIO (ulimit -r) of at least this value: the stage fails at start otherwise" },
     { "stage.producer.nice", KL_CFG_INT, "0", 0, 19, NULL,
-      "added to the niceness of the producer's broker threads; 0 = unchanged. librdkafka 2.0.2's idempotent producer keeps one request in flight per partition and, while a ready batch waits for it, polls without sleeping; where the stage shares its cores with other busy work (a broker on the same machine, a CPU-limited container), a positive value lets the scheduler run that work first instead of the waiting loop" },
-    { "stage.producer.poll.wait.us", KL_CFG_INT, "1000", 0, 100000, NULL,
+      "added to the niceness of the producer's broker threads; 0 = unchanged. Where the stage shares its cores with other busy work (a broker on the same machine, a CPU-limited container), a positive value lets the scheduler run that work first; with stage.producer.poll.wait.us at 0 that includes librdkafka's loop that polls without sleeping while a ready batch waits for an acknowledgement" },
+    { "stage.producer.poll.wait.us", KL_CFG_INT, "1000", 0, KL_KAFKA_POLL_WAIT_MAX_US, NULL,
       "librdkafka 2.0.2's idempotent producer keeps one request in flight per partition and, while a ready batch waits for its acknowledgement, polls its socket with a zero timeout in a loop (a fifth of a core at saturation); a positive value makes such a poll of the producer's broker threads wait, up to this long, until the acknowledgement or new work arrives. 0 = librdkafka's loop as it is" },
     { "stage.inline.max.size", KL_CFG_INT, "16", 0, 65536, NULL,
       "a batch closed because its worker is idle and the input has nothing more runs on the source thread itself when it holds at most this many events (no thread hand-off at low load; 0 = always hand batches to the worker)" },

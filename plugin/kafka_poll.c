@@ -15,16 +15,17 @@
  *
  * This file defines poll() in the klabel binary, and __poll_chk(), which
  * is what Debian's librdkafka (built with _FORTIFY_SOURCE) calls instead:
- * both resolve to the executable's definitions, which come first. In a thread marked with
- * kl_kafka_poll_mark_thread() (the producer's broker threads, by the
- * on_thread_start interceptor in kafka_conf.c), a poll with a zero timeout
- * waits up to the mark's bound instead, and returns as soon as one of its
- * descriptors is ready: the broker's socket (the acknowledgement, or room
- * to send) or librdkafka's wake-up pipe (new messages, ops, termination).
- * What it may delay, by at most the bound, is work that came due on a
- * timer while the thread waited (another partition's linger). Every other
- * call, and every call of an unmarked thread, is libc's poll (through
- * ppoll, which nothing here redefines).
+ * librdkafka's calls resolve to the executable's definitions, which come
+ * first. In a thread marked with kl_kafka_poll_mark_thread() (the
+ * producer's broker threads, by the on_thread_start interceptor in
+ * kafka_conf.c), a poll with a zero timeout waits up to the mark's bound
+ * instead, and returns as soon as one of its descriptors is ready: the
+ * broker's socket (the acknowledgement, or room to send) or librdkafka's
+ * wake-up pipe (new messages, ops, termination). What it may delay, by
+ * at most the bound, is work that came due on a timer while the thread
+ * waited (another partition's linger). Every other call, and every call
+ * of an unmarked thread, is libc's poll (through ppoll, which nothing
+ * here redefines).
  */
 #undef _FORTIFY_SOURCE /* its inline poll() would clash with ours */
 #include <poll.h>
@@ -41,7 +42,9 @@ static unsigned long waits;   /* zero-timeout polls turned into waits */
 /* Contract in kafka_poll.h. */
 void kl_kafka_poll_mark_thread(int us)
 {
-    wait_us = us < 0 ? 0 : us > KL_KAFKA_POLL_WAIT_MAX_US ? KL_KAFKA_POLL_WAIT_MAX_US : us;
+    if (us > KL_KAFKA_POLL_WAIT_MAX_US)
+        us = KL_KAFKA_POLL_WAIT_MAX_US;
+    wait_us = us > 0 ? us : 0;
 }
 
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fds_size);

@@ -6,7 +6,8 @@
 #ifndef KL_PLUGIN_KAFKA_POLL_H
 #define KL_PLUGIN_KAFKA_POLL_H
 
-#define KL_KAFKA_POLL_WAIT_MAX_US 100000 /* bound of stage.producer.poll.wait.us */
+/* The longest wait (the upper bound of stage.producer.poll.wait.us). */
+#define KL_KAFKA_POLL_WAIT_MAX_US 100000
 
 /* Marks the calling thread: from now on a poll() of it with a zero timeout
  * waits up to wait_us microseconds (0..KL_KAFKA_POLL_WAIT_MAX_US; 0 unmarks)

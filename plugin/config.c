@@ -288,7 +288,7 @@ int kl_config_set_kv(struct kl_config *c, const char *kv, char *err,
                      size_t errsz)
 {
     const char *eq = kv ? strchr(kv, '=') : NULL;
-    char *key = NULL;
+    char *key = NULL, *value = NULL;
     int rc;
 
     if (!eq) {
@@ -296,7 +296,8 @@ int kl_config_set_kv(struct kl_config *c, const char *kv, char *err,
         return KL_EINVAL;
     }
     key = kl_str_dup_trimmed(kv, (size_t)(eq - kv));
-    if (!key) {
+    value = kl_str_dup_trimmed(eq + 1, strlen(eq + 1));
+    if (!key || !value) {
         kl_str_format(err, errsz, "out of memory");
         return KL_ENOMEM;
     }
@@ -305,9 +306,10 @@ int kl_config_set_kv(struct kl_config *c, const char *kv, char *err,
         rc = KL_EINVAL;
         goto out;
     }
-    rc = kl_config_set(c, key, eq + 1, err, errsz);
+    rc = kl_config_set(c, key, value, err, errsz);
 out:
     free(key);
+    free(value);
     return rc;
 }
 

@@ -42,7 +42,9 @@ int kl_config_load_file(struct kl_config *c, const char *path, char *err,
 /* Sets one key (trimmed, validated against its table entry); "kafka.*"
  * keys are kept as given; any other key is an error "unknown configuration
  * key 'foo.bar' (see klabel run --help)". The last setting wins.
- * kl_config_set_kv() takes "key=value" (as -X does). Returns 0, KL_EINVAL,
+ * kl_config_set_kv() takes "key=value" (as -X does) and trims the white
+ * space around the key and the value, as the properties file reader does
+ * for a line without escapes (a kafka.* value too). Returns 0, KL_EINVAL,
  * KL_ERANGE or KL_ENOMEM. */
 int kl_config_set(struct kl_config *c, const char *key, const char *value,
                   char *err, size_t errsz);

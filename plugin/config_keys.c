@@ -228,7 +228,9 @@ void kl_config_print_markdown(FILE *out)
             "the key. Required keys have no default. A line ending in `\\`\n"
             "continues on the next; Java escapes (`\\t`, `\\uXXXX`, `\\=`, ...) "
             "apply;\na UTF-8 BOM and CRLF line ends are accepted; a line may "
-            "hold up to 64 KiB.\n\n");
+            "hold up to 64 KiB.\nWhite space around a key and its value is "
+            "dropped, in the file and in `-X`\nalike (in the file, `\\ ` "
+            "keeps a space at either end of a `kafka.*` value).\n\n");
     fprintf(out, "| Key | Type | Default | Range / choices | Description |\n");
     fprintf(out, "|---|---|---|---|---|\n");
     for (d = kl_config_keys; d->name; d++) {

@@ -214,7 +214,8 @@ done
 # ----------------------------------------------------- properties files
 # fuzz_config: the stage configurations of the repository (the compose
 # stack's, the demo's shape) and short files of every syntax the reader
-# takes: separators, comments, a BOM, CRLF, continuations, escapes.
+# takes: separators, comments, a BOM, CRLF, continuations, escapes; and
+# the fuzzer's finding of a kafka.* value -X did not trim.
 seed_lines() { # target: each line of stdin, printf-%b expanded, is a seed
   local i=0 line
   mkdir -p "$OUT/$1"
@@ -234,6 +235,7 @@ models=news,tx\nmodel.news.path=/m/n.safetensors\nmodel.tx.path=/m/t.safetensors
 input.topics=a,\\\n    b,\\\n    c\n
 dlq.topic=dead\\u0020letters\ninstance.id=\\u00e9t\\u00e9\\ud83d\\ude00\n
 model.threshold=0.25\nmodel.top.k=3\noutput.include.text=yes\nmetrics.port=0\n
+kafka.consumer.client.id =   c\n
 PROPS
 
 # ------------------------------------------------------------ .vec files

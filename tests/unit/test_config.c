@@ -260,6 +260,24 @@ Test(config, kafka_passthrough_per_role)
     kl_config_destroy(c);
 }
 
+/* -X trims the white space around a value as the file reader does, for
+ * kafka.* keys too (kl_config_set keeps theirs as given); found by
+ * fuzz_config: "kafka.consumer.x =   c" set "c" from a file, "   c" by -X. */
+Test(config, set_kv_trims_like_the_file)
+{
+    struct kl_config *c = kl_config_create();
+    struct seen s;
+
+    cr_assert_eq(kl_config_set_kv(c, " kafka.consumer.client.id =   c \t", err, sizeof(err)),
+                 0, "%s", err);
+    cr_assert_eq(kl_config_set_kv(c, "group.id= g ", err, sizeof(err)), 0, "%s", err);
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(kl_config_foreach_kafka(c, "consumer", collect, &s), 0);
+    cr_expect_str_eq(s.buf, "client.id=c;");
+    cr_expect_str_eq(kl_config_get(c, "group.id"), "g");
+    kl_config_destroy(c);
+}
+
 static char *render(void (*fn)(FILE *))
 {
     char *text = NULL;

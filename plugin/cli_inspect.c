@@ -51,8 +51,8 @@ static void print_info(FILE *out, const char *path,
 /* The tensor table; a fastText .bin / .ftz has none (matrices in memory). */
 static void print_tensors(FILE *out, const struct kl_model *m)
 {
-    static const char *const quant[] = {"none (F32)", "int8 rows + F32 "
-                                        "scale", "product quantization"};
+    static const char *const quant[] = {"none (F32)", "int8 rows + F32 scale",
+                                        "product quantization"};
     const struct kl_model_info *mi = kl_model_info(m);
     size_t n = kl_model_tensor_count(m);
     unsigned long long total = 0;

@@ -299,7 +299,8 @@ int kl_config_set_kv(struct kl_config *c, const char *kv, char *err,
     value = kl_str_dup_trimmed(eq + 1, strlen(eq + 1));
     if (!key || !value) {
         kl_str_format(err, errsz, "out of memory");
-        return KL_ENOMEM;
+        rc = KL_ENOMEM;
+        goto out;
     }
     if (!*key) {
         kl_str_format(err, errsz, "expected key=value, got '%s'", kv);

@@ -218,7 +218,18 @@ int kl_bench_collect_main(int argc, char **argv)
         kl_bench_conf_set(conf, "group.id", "klbench-collect") ||
         kl_bench_conf_set(conf, "enable.auto.commit", "false") ||
         kl_bench_conf_set(conf, "enable.partition.eof", "false") ||
-        kl_bench_conf_set(conf, "fetch.wait.max.ms", "100"))
+        kl_bench_conf_set(conf, "fetch.wait.max.ms", "100") ||
+        /* librdkafka 2.0.2 stops fetching once its queue holds
+         * queued.min.messages (default 100,000) and looks again only when
+         * its broker thread wakes, up to a second later (the pause
+         * plugin/kafka_conf.c sizes klabel's own consumer against). A
+         * collector that fell that far behind a saturated stage sat idle
+         * for 0.8-0.9 s at a time, then read back at 1.3-2M results/s:
+         * the last result came seconds late, and five of ten (a) rounds
+         * measured 253-455k events/s instead of 536-640k. Room for a whole
+         * round's results means it never pauses. */
+        kl_bench_conf_set(conf, "queued.min.messages", "10000000") ||
+        kl_bench_conf_set(conf, "queued.max.messages.kbytes", "2097151"))
         goto out;
     for (x = 0; x < nx; x++)
         if (kl_bench_conf_kv(conf, xs[x]))

@@ -106,7 +106,7 @@ Test(kafka_poll, unmarked_zero_timeout_returns_at_once)
     struct probe p = probe(0, 0, -1);
 
     cr_expect_eq(p.rc, 0);
-    cr_expect_lt(p.took_us, 20000, "took %lld us", (long long)p.took_us);
+    cr_expect_lt(p.took_us, 200000, "took %lld us", (long long)p.took_us);
     cr_expect_eq(kl_kafka_poll_waits(), w0, "an unmarked poll was counted");
 }
 
@@ -121,31 +121,41 @@ Test(kafka_poll, marked_zero_timeout_waits_up_to_the_mark)
     cr_expect_eq(kl_kafka_poll_waits(), w0 + 1);
 }
 
+/* The mark at its largest (100 ms): a byte written after 10 ms, or
+ * before the poll, ends the wait well before the mark. */
 Test(kafka_poll, marked_wait_ends_when_a_descriptor_is_ready)
 {
-    struct probe later = probe(500000, 0, 20000);
-    struct probe ready = probe(500000, 0, 0);
+    struct probe later = probe(KL_KAFKA_POLL_WAIT_MAX_US, 0, 10000);
+    struct probe ready = probe(KL_KAFKA_POLL_WAIT_MAX_US, 0, 0);
 
     cr_expect_eq(later.rc, 1);
     cr_expect(later.revents & POLLIN);
-    cr_expect_lt(later.took_us, 300000, "took %lld us (mark 500 ms)",
+    cr_expect_lt(later.took_us, 80000, "took %lld us (mark 100 ms)",
                  (long long)later.took_us);
     cr_expect_eq(ready.rc, 1);
     cr_expect(ready.revents & POLLIN);
-    cr_expect_lt(ready.took_us, 100000, "took %lld us", (long long)ready.took_us);
+    cr_expect_lt(ready.took_us, 80000, "took %lld us", (long long)ready.took_us);
 }
 
+/* A marked thread (100 ms) keeps its own timeouts: 30 ms ends at 30 ms,
+ * 150 ms is not cut to the mark, and an infinite one sees a byte written
+ * after 150 ms. None is counted as a wait. */
 Test(kafka_poll, marked_thread_keeps_other_timeouts)
 {
     unsigned long w0 = kl_kafka_poll_waits();
-    struct probe timed = probe(500000, 30, -1);
-    struct probe forever = probe(500000, -1, 20000);
+    struct probe shorter = probe(KL_KAFKA_POLL_WAIT_MAX_US, 30, -1);
+    struct probe longer = probe(KL_KAFKA_POLL_WAIT_MAX_US, 150, -1);
+    struct probe forever = probe(KL_KAFKA_POLL_WAIT_MAX_US, -1, 150000);
 
-    cr_expect_eq(timed.rc, 0);
-    cr_expect_geq(timed.took_us, 29000, "took %lld us", (long long)timed.took_us);
-    cr_expect_lt(timed.took_us, 300000, "took %lld us (its own 30 ms, not the mark)",
-                 (long long)timed.took_us);
-    cr_expect_eq(forever.rc, 1);
+    cr_expect_eq(shorter.rc, 0);
+    cr_expect_geq(shorter.took_us, 29000, "took %lld us",
+                  (long long)shorter.took_us);
+    cr_expect_lt(shorter.took_us, 90000, "took %lld us (its own 30 ms, not "
+                 "the mark's 100)", (long long)shorter.took_us);
+    cr_expect_eq(longer.rc, 0);
+    cr_expect_geq(longer.took_us, 149000, "took %lld us (cut to the mark?)",
+                  (long long)longer.took_us);
+    cr_expect_eq(forever.rc, 1, "an infinite poll ended before the byte");
     cr_expect(forever.revents & POLLIN);
     cr_expect_eq(kl_kafka_poll_waits(), w0, "a timed poll was counted");
 }

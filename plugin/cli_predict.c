@@ -4,7 +4,8 @@
  *
  * A line whose first non-blank character is '{' is a JSON event (it must
  * decode, with a "text" field) and gives a JSON result line (source topic
- * "-", partition -1, offset = line number). Any other line is plain text and
+ * "-", partition -1, offset = line number; "top" only with -k above 1, as
+ * in the stage). Any other line is plain text and
  * gives "label<TAB>prob[<TAB>label<TAB>prob...]" (or a JSON result with
  * --json). A line that cannot be labeled gives an error line on stderr with
  * its number and makes the exit code 1; nothing is skipped silently.
@@ -59,8 +60,8 @@ static void predict_usage(FILE *out)
             "      --explain N     JSON results with \"explain\": the N tokens that\n"
             "                      weigh most towards the label, and their weights\n\n"
             "A line starting with '{' is a JSON event with a \"text\" field and\n"
-            "gives a JSON result; any other line is text and gives\n"
-            "label<TAB>prob[<TAB>label<TAB>prob...].\n",
+            "gives a JSON result (with \"top\", the k best labels, when k > 1);\n"
+            "any other line is text and gives label<TAB>prob[<TAB>label<TAB>prob...].\n",
             KL_TOPK_MAX);
 }
 
@@ -133,14 +134,13 @@ static int format_line(struct predict_ctx *pc, size_t i,
                        const struct kl_explanation *x)
 {
     struct kl_source src = {"-", -1, pc->msgs[i].offset};
+    struct kl_result_opts ro = {.omit_top = pc->k == 1};
     int j, rc = KL_OK;
 
     kl_buf_reset(&pc->line);
     if (pc->kind[i] == LINE_JSON || pc->json)
-        return x ? kl_json_encode_result_explain(&pc->ev[i], p, pc->mi, &src,
-                                                 x, &pc->line)
-                 : kl_json_encode_result(&pc->ev[i], p, pc->mi, &src,
-                                         &pc->line);
+        return kl_json_encode_result_opts(&pc->ev[i], p, pc->mi, &src, x, &ro,
+                                          &pc->line);
     for (j = 0; j < p->k && !rc; j++)
         rc = kl_buf_printf(&pc->line, "%s%s\t%.6f", j ? "\t" : "",
                            pc->mi->labels[p->label[j]], (double)p->prob[j]);

@@ -193,6 +193,7 @@ int kl_encoder_create(const struct kl_config *cfg, struct kl_encoder **out,
     }
     e->fmt = parse_fmt(kl_config_get(cfg, "output.format"));
     e->ro.include_text = kl_config_get_bool(cfg, "output.include.text");
+    e->ro.omit_top = kl_config_get_int(cfg, "model.top.k") == 1;
     e->explain = (size_t)kl_config_get_int(cfg, "output.explain");
     if (e->fmt != FMT_AVRO && (sid >= 0 || reg)) {
         snprintf(err, errsz, "output.schema.id and output.schema.register "

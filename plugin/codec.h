@@ -107,12 +107,16 @@ int kl_json_encode_result_explain(const struct kl_event *ev,
 /* Output options shared by the encoders. */
 struct kl_result_opts {
     int include_text;  /* output.include.text: copy the input text in "text" */
+    int omit_top;      /* JSON: no "top" (model.top.k = 1, where it would
+                        * only repeat "label" and "score"); Avro results
+                        * always carry it (a required field) */
 };
 
 /* kl_json_encode_result_explain() plus, when ro && ro->include_text, a
- * "text" member with the event's text (before "explain"). x NULL = no
- * "explain". Nothing is appended on failure. Returns 0, KL_ENOMEM or
- * KL_EINVAL. (plugin/codec_json_out.c) */
+ * "text" member with the event's text (before "explain"), and without
+ * "top" when ro && ro->omit_top. x NULL = no "explain". Nothing is
+ * appended on failure. Returns 0, KL_ENOMEM or KL_EINVAL.
+ * (plugin/codec_json_out.c) */
 int kl_json_encode_result_opts(const struct kl_event *ev,
                                const struct kl_prediction *p,
                                const struct kl_model_info *mi,

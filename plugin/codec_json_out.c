@@ -123,12 +123,11 @@ size_t kl_json_result_room(const struct kl_event *ev,
 
 /* Appends one result object to out (shape in codec.h; "ts" is null when
  * the event has none; "model" and "source" are null when mi or src is
- * NULL). Nothing is appended on failure. Returns 0, KL_ENOMEM or
- * KL_EINVAL (NULL ev, p or out). */
-int kl_json_encode_result(const struct kl_event *ev,
-                          const struct kl_prediction *p,
-                          const struct kl_model_info *mi,
-                          const struct kl_source *src, struct kl_buf *out)
+ * NULL; no "top" when omit_top). Nothing is appended on failure. Returns
+ * 0, KL_ENOMEM or KL_EINVAL (NULL ev, p or out). */
+static int encode(const struct kl_event *ev, const struct kl_prediction *p,
+                  const struct kl_model_info *mi, const struct kl_source *src,
+                  int omit_top, struct kl_buf *out)
 {
     struct parts r;
     char *w, *best = NULL;
@@ -159,7 +158,10 @@ int kl_json_encode_result(const struct kl_event *ev,
     } else {
         w = LIT(w, "\"label\":null,\"score\":0");
     }
-    w = LIT(w, ",\"top\":[");
+    if (omit_top)
+        k = 0;
+    else
+        w = LIT(w, ",\"top\":[");
     for (int i = 0; i < k; i++) {
         if (i == 0) {
             w = LIT(w, "{");
@@ -172,7 +174,9 @@ int kl_json_encode_result(const struct kl_event *ev,
         }
         w = LIT(w, "}");
     }
-    w = LIT(w, "],\"model\":");
+    if (!omit_top)
+        w = LIT(w, "]");
+    w = LIT(w, ",\"model\":");
     if (mi) {
         w = LIT(w, "{\"id\":");
         w = jstr_to(w, r.mid);
@@ -207,6 +211,15 @@ int kl_json_encode_result(const struct kl_event *ev,
 }
 
 /* Contract in codec.h. */
+int kl_json_encode_result(const struct kl_event *ev,
+                          const struct kl_prediction *p,
+                          const struct kl_model_info *mi,
+                          const struct kl_source *src, struct kl_buf *out)
+{
+    return encode(ev, p, mi, src, 0, out);
+}
+
+/* Contract in codec.h. */
 int kl_json_encode_result_explain(const struct kl_event *ev,
                                   const struct kl_prediction *p,
                                   const struct kl_model_info *mi,
@@ -233,7 +246,8 @@ int kl_json_encode_result_opts(const struct kl_event *ev,
     if (!out)
         return KL_EINVAL;
     old = out->len;
-    if ((rc = kl_json_encode_result(ev, p, mi, src, out)) != 0 || (!x && !text))
+    rc = encode(ev, p, mi, src, ro && ro->omit_top, out);
+    if (rc != 0 || (!x && !text))
         return rc;
     out->len--; /* the result's closing '}' */
     if (text) {

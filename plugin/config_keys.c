@@ -61,7 +61,7 @@ static const struct kl_cfg_def kl_config_keys[] = {
     { "route.default", KL_CFG_STR, "", 0, 0, NULL,
       "the model for events no route names (empty = the only model, if one; none = dead-letter them as no_route)" },
     { "model.top.k", KL_CFG_INT, "3", 1, 16, NULL,
-      "labels per result, best first" },
+      "labels per result, best first, in \"top\" (JSON results at 1 have no \"top\": it would repeat label and score)" },
     { "model.threshold", KL_CFG_DOUBLE, "0.0", 0, 1, NULL,
       "labels with a lower probability are left out of a result" },
     { "model.projection.max.mb", KL_CFG_INT, "256", 0, 1048576, NULL,

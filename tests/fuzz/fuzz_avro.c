@@ -39,7 +39,7 @@ static void good(const struct kl_event *ev)
     struct kl_prediction p;
     struct kl_model_info mi;
     struct kl_source src = {"t", 0, 1};
-    struct kl_result_opts ro = {1};
+    struct kl_result_opts ro = {.include_text = 1};
     struct kl_avro_dec_opts o;
     struct kl_avro_dec *results = NULL;
     struct kl_avro_enc *enc = NULL;

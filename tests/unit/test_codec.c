@@ -2,7 +2,8 @@
  * Unit tests of plugin/codec.c, the codec dispatch: input.format picks
  * JSON, Avro (schemas from schema.registry.dir) or raw text;
  * output.format picks JSON or Avro with or without the Confluent header;
- * output.include.text and output.explain reach the results; settings that
+ * output.include.text, output.explain and model.top.k (JSON "top" only
+ * above 1) reach the results; settings that
  * cannot work together fail at create with the key named.
  */
 #include <criterion/criterion.h>
@@ -159,6 +160,50 @@ Test(codec, json_output_text_and_explain)
     cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, &x, &out), 0);
     cr_expect(strstr(out.data, "\"text\":\"secret text\",\"explain\":[{\"token\":\"goal\",\"weight\":2}]}"),
               "%s", out.data);
+    kl_encoder_destroy(e);
+    kl_buf_fini(&out);
+}
+
+/* "top" goes with model.top.k above 1 only: at 1 it would repeat "label"
+ * and "score". Avro results keep it (the schema requires the field). */
+Test(codec, json_top_only_when_top_k_above_one)
+{
+    struct kl_encoder *e = NULL;
+    struct kl_prediction p;
+    struct kl_model_info mi;
+    struct kl_source src = {"t", 1, 5};
+    struct kl_buf out;
+
+    kl_buf_init(&out);
+    result(&p, &mi);
+    ev.text = strdup("x");
+    ev.text_len = 1;
+    cr_assert_eq(kl_encoder_create(cfg, &e, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    cr_expect(strstr(out.data, ",\"top\":[{\"label\":\"sports\",\"score\":0.5}],\"model\":"),
+              "top.k 3: %s", out.data);
+    kl_encoder_destroy(e);
+
+    set("model.top.k", "1");
+    cr_assert_eq(kl_encoder_create(cfg, &e, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    cr_expect_str_eq(out.data, "{\"id\":null,\"label\":\"sports\",\"score\":0.5,"
+                               "\"model\":{\"id\":\"m\",\"version\":\"1\"},"
+                               "\"source\":{\"topic\":\"t\",\"partition\":1,\"offset\":5},"
+                               "\"ts\":null}");
+    p.k = 0; /* no label passed the threshold */
+    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    cr_expect(strstr(out.data, "\"label\":null,\"score\":0,\"model\":"), "%s", out.data);
+    kl_encoder_destroy(e);
+
+    p.k = 1;
+    set("output.format", "avro");
+    cr_assert_eq(kl_encoder_create(cfg, &e, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    /* id null, label "sports", score, then top: a block of one item */
+    cr_assert_gt(out.len, 14);
+    cr_expect(!memcmp(out.data, "\x00\x02\x0csports", 9), "avro head");
+    cr_expect_eq(out.data[13], 2, "top block count (zigzag 1): %d", out.data[13]);
     kl_encoder_destroy(e);
     kl_buf_fini(&out);
 }

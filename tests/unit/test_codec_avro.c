@@ -286,7 +286,7 @@ Test(avro_out, matches_fastavro_bytes)
     struct kl_model_info mi;
     struct kl_source src;
     struct kl_explanation x;
-    struct kl_result_opts ro = {1};
+    struct kl_result_opts ro = {.include_text = 1};
     struct kl_buf out;
 
     kl_buf_init(&out);

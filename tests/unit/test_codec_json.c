@@ -504,6 +504,31 @@ Test(encode, invalid_utf8_label_is_replaced)
     cJSON_Delete(j);
 }
 
+Test(encode, omit_top_leaves_only_top_out)
+{
+    struct kl_result_opts ro = {.omit_top = 1};
+    struct kl_buf full;
+    const char *top;
+    cJSON *j;
+
+    cr_assert_eq(dec("{\"id\":7,\"text\":\"t\",\"ts\":5}"), KL_DEC_OK);
+    kl_buf_init(&full);
+    cr_assert_eq(kl_json_encode_result(&ev, &pred, &mi, &src, &full), 0);
+    cr_assert_eq(kl_json_encode_result_opts(&ev, &pred, &mi, &src, NULL, &ro, &out), 0);
+    j = cJSON_Parse(out.data);
+    cr_assert_not_null(j, "%s", out.data);
+    cr_expect_null(cJSON_GetObjectItemCaseSensitive(j, "top"), "%s", out.data);
+    cr_expect_str_eq(get(j, "label")->valuestring, "fin\"ance\\");
+    cJSON_Delete(j);
+    /* the same bytes as the full result with its "top" member cut out */
+    top = strstr(full.data, ",\"top\":[");
+    cr_assert_not_null(top);
+    cr_expect_eq(out.len + (size_t)(strstr(top, "],\"model\"") + 1 - top), full.len);
+    cr_expect_eq(memcmp(out.data, full.data, (size_t)(top - full.data)), 0);
+    cr_expect_str_eq(out.data + (top - full.data), strstr(top, "],\"model\"") + 1);
+    kl_buf_fini(&full);
+}
+
 Test(encode, appends_without_newline)
 {
     cr_assert_eq(dec("{\"text\":\"t\",\"id\":1}"), KL_DEC_OK);

@@ -11,7 +11,7 @@ failed delivery stops the stage with exit code 1; undecodable input goes
 to the dead-letter topic.
 
 Result: {"id":..,"label":..,"score":..,"source":{"topic","partition",
-"offset"},"ts":..} (klabel's shape with top.k=1, without "top"/"model").
+"offset"},"ts":..} (klabel's shape with top.k=1, without "model").
 
 --trace adds headers bench.c_us (when consume() returned the record) and
 bench.p_us (just before produce()) in CLOCK_REALTIME microseconds, the

@@ -164,73 +164,66 @@ Test(codec, json_output_text_and_explain)
     kl_buf_fini(&out);
 }
 
-/* "top" goes with model.top.k above 1 only: at 1 it would repeat "label"
- * and "score". Avro results keep it (the schema requires the field). */
-Test(codec, json_top_only_when_top_k_above_one)
+/* Encodes result()'s label (k 1) or none (k 0) for an event with the text
+ * "x" through an encoder made from cfg as it is now, into out (reset). */
+static void encode_one(int k, struct kl_buf *out)
 {
     struct kl_encoder *e = NULL;
     struct kl_prediction p;
     struct kl_model_info mi;
     struct kl_source src = {"t", 1, 5};
+
+    result(&p, &mi);
+    p.k = k;
+    if (ev.text == NULL) {
+        ev.text = strdup("x");
+        ev.text_len = 1;
+    }
+    cr_assert_eq(kl_encoder_create(cfg, &e, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, out), 0);
+    kl_encoder_destroy(e);
+}
+
+/* "top" goes with model.top.k above 1 only: at 1 it would repeat "label"
+ * and "score". Avro results keep it (the schema requires the field). */
+Test(codec, json_top_only_when_top_k_above_one)
+{
     struct kl_buf out;
 
     kl_buf_init(&out);
-    result(&p, &mi);
-    ev.text = strdup("x");
-    ev.text_len = 1;
-    cr_assert_eq(kl_encoder_create(cfg, &e, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    encode_one(1, &out); /* model.top.k 3, the default */
     cr_expect(strstr(out.data, ",\"top\":[{\"label\":\"sports\",\"score\":0.5}],\"model\":"),
               "top.k 3: %s", out.data);
-    kl_encoder_destroy(e);
-
     set("model.top.k", "1");
-    cr_assert_eq(kl_encoder_create(cfg, &e, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    encode_one(1, &out);
     cr_expect_str_eq(out.data, "{\"id\":null,\"label\":\"sports\",\"score\":0.5,"
                                "\"model\":{\"id\":\"m\",\"version\":\"1\"},"
                                "\"source\":{\"topic\":\"t\",\"partition\":1,\"offset\":5},"
                                "\"ts\":null}");
-    p.k = 0; /* no label passed the threshold */
-    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    encode_one(0, &out); /* no label passed the threshold */
     cr_expect(strstr(out.data, "\"label\":null,\"score\":0,\"model\":"), "%s", out.data);
-    kl_encoder_destroy(e);
 
-    p.k = 1;
     set("output.format", "avro");
-    cr_assert_eq(kl_encoder_create(cfg, &e, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    encode_one(1, &out);
     /* id null, label "sports", score, then top: a block of one item */
     cr_assert_gt(out.len, 14);
     cr_expect(!memcmp(out.data, "\x00\x02\x0csports", 9), "avro head");
     cr_expect_eq(out.data[13], 2, "top block count (zigzag 1): %d", out.data[13]);
-    kl_encoder_destroy(e);
     kl_buf_fini(&out);
 }
 
 Test(codec, avro_output_framing)
 {
-    struct kl_encoder *e = NULL;
-    struct kl_prediction p;
-    struct kl_model_info mi;
-    struct kl_source src = {"t", 1, 5};
     struct kl_buf out;
 
     kl_buf_init(&out);
-    result(&p, &mi);
-    ev.text = strdup("x");
-    ev.text_len = 1;
     set("output.format", "avro");
-    cr_assert_eq(kl_encoder_create(cfg, &e, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    encode_one(1, &out);
     cr_expect_eq(out.data[0], 0); /* union branch 0: id null */
     cr_expect_eq(out.data[1], 2); /* label present */
-    kl_encoder_destroy(e);
     set("output.schema.id", "258");
-    cr_assert_eq(kl_encoder_create(cfg, &e, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(kl_encoder_encode(e, &ev, &p, &mi, &src, NULL, &out), 0);
+    encode_one(1, &out);
     cr_expect(!memcmp(out.data, "\x00\x00\x00\x01\x02", 5), "no Confluent header");
-    kl_encoder_destroy(e);
     kl_buf_fini(&out);
 }
 

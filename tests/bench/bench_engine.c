@@ -2,12 +2,16 @@
  * tests/bench/bench_engine.c: the engine's side of `make bench-engine`
  * (tests/bench/bench_engine.py runs it and fastText, and writes the table).
  *
- *   bench_engine predict MODEL TEXTS [rounds=3] [batch=256]
+ *   bench_engine predict MODEL TEXTS [rounds=3] [batch=256] [proj_mb=0]
  *     In-process batched prediction on one thread, I/O excluded: the lines
  *     of TEXTS are read into memory first, then each round featurizes and
  *     predicts (top 1) all of them in batches; best round. Reports docs/s
  *     for featurize + predict (by thread CPU time, and by wall time) and
- *     the CPU time split between the two.
+ *     the CPU time split between the two. proj_mb > 0 first builds label
+ *     projections within that many MiB (kl_model_project_labels(), what
+ *     the stage does with model.projection.max.mb), so that the figures
+ *     are the stage's prediction path; "projection_bytes" says whether
+ *     they were built.
  *
  *   bench_engine memory MODEL TEXTS
  *     kl_model_open() time with the file evicted from the page cache
@@ -94,7 +98,7 @@ static struct kl_model *open_or_die(const char *path)
 /* ------------------------------------------------------------ predict */
 
 static int cmd_predict(const char *model, const char *texts, int rounds,
-                       int batch)
+                       int batch, long proj_mb)
 {
     struct kl_model *m = open_or_die(model);
     struct kl_features f[BATCH_MAX];
@@ -106,6 +110,8 @@ static int cmd_predict(const char *model, const char *texts, int rounds,
     double best = 1e30, best_wall = 0, best_feat = 0, best_pred = 0;
     long long checksum = 0;
 
+    if (proj_mb > 0)
+        kl_model_project_labels(m, (size_t)proj_mb << 20);
     kl_scratch_init(&s);
     for (int j = 0; j < batch; j++) {
         kl_features_init(&f[j]);
@@ -143,11 +149,11 @@ static int cmd_predict(const char *model, const char *texts, int rounds,
            "\"cpu_s\": %.6f, \"wall_s\": %.6f, \"docs_per_s\": %.1f, "
            "\"docs_per_wall_s\": %.1f, \"featurize_s\": %.6f, "
            "\"predict_s\": %.6f, \"predict_only_docs_per_s\": %.1f, "
-           "\"quant\": %d, \"checksum\": %lld}\n",
+           "\"quant\": %d, \"projection_bytes\": %zu, \"checksum\": %lld}\n",
            model, n, batch, rounds, best, best_wall, (double)n / best,
            (double)n / best_wall, best_feat,
            best_pred, (double)n / best_pred, kl_model_info(m)->quant,
-           checksum);
+           kl_model_info(m)->projection_bytes, checksum);
     for (int j = 0; j < batch; j++)
         kl_features_fini(&f[j]);
     kl_scratch_fini(&s);
@@ -371,13 +377,15 @@ int main(int argc, char **argv)
     if (argc >= 4 && !strcmp(argv[1], "predict")) {
         int rounds = argc > 4 ? atoi(argv[4]) : 3;
         int batch = argc > 5 ? atoi(argv[5]) : 256;
-        if (rounds < 1 || batch < 1 || batch > BATCH_MAX)
+        long proj_mb = argc > 6 ? atol(argv[6]) : 0;
+        if (rounds < 1 || batch < 1 || batch > BATCH_MAX || proj_mb < 0 ||
+            proj_mb > 1048576)
             return 2;
-        return cmd_predict(argv[2], argv[3], rounds, batch);
+        return cmd_predict(argv[2], argv[3], rounds, batch, proj_mb);
     }
     if (argc == 4 && !strcmp(argv[1], "memory"))
         return cmd_memory(argv[2], argv[3]);
-    fprintf(stderr, "usage: bench_engine predict MODEL TEXTS [rounds] [batch]\n"
+    fprintf(stderr, "usage: bench_engine predict MODEL TEXTS [rounds] [batch] [proj_mb]\n"
                     "       bench_engine memory MODEL TEXTS\n");
     return 2;
 }

@@ -121,6 +121,27 @@ size_t kl_json_result_room(const struct kl_event *ev,
     return parts_room(ev, &r);
 }
 
+/* Writes ,"top":[..] at w: r's k labels with p's scores, the first from
+ * the best's "label":..,"score":.. already written at best[0..best_len). */
+static char *top_to(char *w, const struct kl_prediction *p,
+                    const struct parts *r, const char *best, size_t best_len)
+{
+    w = LIT(w, ",\"top\":[");
+    for (int i = 0; i < r->k; i++) {
+        if (i == 0) {
+            w = LIT(w, "{");
+            w = (char *)memcpy(w, best, best_len) + best_len;
+        } else {
+            w = LIT(w, ",{\"label\":");
+            w = jstr_to(w, r->label[i]);
+            w = LIT(w, ",\"score\":");
+            w = score_to(w, p->prob[i]);
+        }
+        w = LIT(w, "}");
+    }
+    return LIT(w, "]");
+}
+
 /* Appends one result object to out (shape in codec.h; "ts" is null when
  * the event has none; "model" and "source" are null when mi or src is
  * NULL; no "top" when omit_top). Nothing is appended on failure. Returns
@@ -132,12 +153,10 @@ static int encode(const struct kl_event *ev, const struct kl_prediction *p,
     struct parts r;
     char *w, *best = NULL;
     size_t best_len = 0;
-    int k;
 
     if (!ev || !p || !out)
         return KL_EINVAL;
     parts_of(p, mi, src, &r);
-    k = r.k;
     if (kl_buf_reserve(out, parts_room(ev, &r)) != 0)
         return KL_ENOMEM;
     w = LIT(out->data + out->len, "{\"id\":");
@@ -148,7 +167,7 @@ static int encode(const struct kl_event *ev, const struct kl_prediction *p,
     else
         w = kl_json_str_to(w, ev->id, ev->id_len);
     w = LIT(w, ",");
-    if (k > 0) {
+    if (r.k > 0) {
         best = w; /* "label":..,"score":.. of the best, again in "top" */
         w = LIT(w, "\"label\":");
         w = jstr_to(w, r.label[0]);
@@ -158,24 +177,8 @@ static int encode(const struct kl_event *ev, const struct kl_prediction *p,
     } else {
         w = LIT(w, "\"label\":null,\"score\":0");
     }
-    if (omit_top)
-        k = 0;
-    else
-        w = LIT(w, ",\"top\":[");
-    for (int i = 0; i < k; i++) {
-        if (i == 0) {
-            w = LIT(w, "{");
-            w = (char *)memcpy(w, best, best_len) + best_len;
-        } else {
-            w = LIT(w, ",{\"label\":");
-            w = jstr_to(w, r.label[i]);
-            w = LIT(w, ",\"score\":");
-            w = score_to(w, p->prob[i]);
-        }
-        w = LIT(w, "}");
-    }
     if (!omit_top)
-        w = LIT(w, "]");
+        w = top_to(w, p, &r, best, best_len);
     w = LIT(w, ",\"model\":");
     if (mi) {
         w = LIT(w, "{\"id\":");

@@ -62,19 +62,19 @@ static void check_read(const struct kl_fasttext *ft)
     for (int32_t i = 0; i < ft->nwords; i++) {
         const char *nul = memchr(ft->words + pos, '\0', ft->words_len - pos);
         CHECK(nul != NULL && nul != ft->words + pos,
-                      "word %d missing or empty", (int)i);
+              "word %d missing or empty", (int)i);
         pos = (size_t)(nul - ft->words) + 1;
     }
     CHECK(pos == ft->words_len, "words: %zu of %zu bytes used", pos,
-                  ft->words_len);
+          ft->words_len);
     CHECK(ft->input.cols == ft->args.dim &&
-                      ft->output.cols == ft->args.dim,
-                  "matrix widths %lld %lld, dim %d",
-                  (long long)ft->input.cols, (long long)ft->output.cols,
-                  (int)ft->args.dim);
+              ft->output.cols == ft->args.dim,
+          "matrix widths %lld %lld, dim %d",
+          (long long)ft->input.cols, (long long)ft->output.cols,
+          (int)ft->args.dim);
     CHECK((ft->input.data != NULL || ft->input.quantized) &&
-                      (ft->output.data != NULL || ft->output.quantized),
-                  "no matrix data");
+              (ft->output.data != NULL || ft->output.quantized),
+          "no matrix data");
 }
 
 /* Predictions of a and b for the fixed texts are identical. */
@@ -93,24 +93,24 @@ static void check_same(const struct kl_model *a, const struct kl_model *b)
         if (ra != KL_OK)
             f.n = 0;
         CHECK(kl_model_predict_batch(a, &fp, 1, KL_TOPK_MAX, 0.0f, &s,
-                                             &pa) == KL_OK, "predict a");
+                                     &pa) == KL_OK, "predict a");
         int rb = kl_model_featurize(b, kl_fuzz_texts[t].s, kl_fuzz_texts[t].n,
                                     &f);
         if (rb != KL_OK)
             f.n = 0;
         CHECK(ra == rb, "text %zu: featurize %d, after save %d", t,
-                      ra, rb);
+              ra, rb);
         CHECK(kl_model_predict_batch(b, &fp, 1, KL_TOPK_MAX, 0.0f, &s,
-                                             &pb) == KL_OK, "predict b");
+                                     &pb) == KL_OK, "predict b");
         CHECK(pa.k == pb.k, "text %zu: %d labels, after save %d", t,
-                      pa.k, pb.k);
+              pa.k, pb.k);
         for (int i = 0; i < pa.k; i++)
             CHECK(pa.label[i] == pb.label[i] &&
-                              memcmp(&pa.prob[i], &pb.prob[i],
-                                     sizeof(float)) == 0,
-                          "text %zu: %d %.9g, after save %d %.9g", t,
-                          (int)pa.label[i], (double)pa.prob[i],
-                          (int)pb.label[i], (double)pb.prob[i]);
+                      memcmp(&pa.prob[i], &pb.prob[i],
+                             sizeof(float)) == 0,
+                  "text %zu: %d %.9g, after save %d %.9g", t,
+                  (int)pa.label[i], (double)pa.prob[i],
+                  (int)pb.label[i], (double)pb.prob[i]);
     }
     kl_features_fini(&f);
     kl_scratch_fini(&s);
@@ -153,8 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_read(&ft);
     else
         CHECK((rc == KL_EFORMAT || rc == KL_ERANGE ||
-                       rc == KL_ENOMEM) && err[0] != '\0',
-                      "read: %d (%s) reason \"%s\"", rc, kl_strerror(rc), err);
+               rc == KL_ENOMEM) && err[0] != '\0',
+              "read: %d (%s) reason \"%s\"", rc, kl_strerror(rc), err);
     kl_fasttext_fini(&ft);
     free(raw);
 

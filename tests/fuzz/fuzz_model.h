@@ -2,13 +2,13 @@
  * tests/fuzz/fuzz_model.h: what the model fuzzers (fuzz_safetensors.c,
  * fuzz_fasttext.c) share: the bytes of one input as a file kl_model_open()
  * can read (fuzz_file.h), and the checks every model that opens must pass
- * on a fixed set of texts: featurization returns a documented code, prediction succeeds (batch and
- * one by one, identical), labels are in range and distinct, probabilities
- * finite, in [0, 1], best first, a softmax sums to at most 1 + 1e-5, and
- * explanations (linear models, softmax / one-vs-all) stay inside their
- * buffers, tensor descriptions fit in the file. A failed
- * check aborts, which libFuzzer reports as a crash. Header-only: each
- * fuzzer is one translation unit.
+ * on a fixed set of texts: featurization returns a documented code,
+ * prediction succeeds (batch and one by one, identical), labels are in
+ * range and distinct, probabilities finite, in [0, 1], best first, a
+ * softmax sums to at most 1 + 1e-5, and explanations (linear models,
+ * softmax / one-vs-all) stay inside their buffers, tensor descriptions fit
+ * in the file. A failed check aborts, which libFuzzer reports as a crash.
+ * Header-only: each fuzzer is one translation unit.
  */
 #ifndef KL_FUZZ_MODEL_H
 #define KL_FUZZ_MODEL_H
@@ -111,10 +111,10 @@ static void kl_fuzz_check_failed_open(int rc, const struct kl_model *m,
 {
     CHECK(m == NULL, "failed open (rc %d) left a model", rc);
     CHECK(rc == KL_EFORMAT || rc == KL_ERANGE || rc == KL_EIO ||
-                      rc == KL_ENOMEM,
-                  "open returned %d (%s): %s", rc, kl_strerror(rc), err);
+              rc == KL_ENOMEM,
+          "open returned %d (%s): %s", rc, kl_strerror(rc), err);
     CHECK(err[0] != '\0', "open failed (%s) without a reason",
-                  kl_strerror(rc));
+          kl_strerror(rc));
 }
 
 /* fastText's ranking score of a probability: log(p + 1e-5) in float. */
@@ -130,29 +130,29 @@ static void kl_fuzz_check_pred(const struct kl_prediction *p, int32_t nl,
     double sum = 0.0;
 
     CHECK(p->k >= 0 && p->k <= k && p->k <= KL_TOPK_MAX,
-                  "%s: k %d, asked for %d", what, p->k, k);
+          "%s: k %d, asked for %d", what, p->k, k);
     for (int i = 0; i < p->k; i++) {
         CHECK(p->label[i] >= 0 && p->label[i] < nl,
-                      "%s: label %d of %d", what, (int)p->label[i], (int)nl);
+              "%s: label %d of %d", what, (int)p->label[i], (int)nl);
         CHECK(isfinite(p->prob[i]) && p->prob[i] >= 0.0f &&
-                          p->prob[i] <= 1.0f,
-                      "%s: probability %g", what, (double)p->prob[i]);
+                  p->prob[i] <= 1.0f,
+              "%s: probability %g", what, (double)p->prob[i]);
         /* best first by fastText's score, log(p + 1e-5) in float (ties
          * in any order); hierarchical softmax: by probability */
         CHECK(i == 0 || (loss == KL_LOSS_HS
-                                     ? p->prob[i] <= p->prob[i - 1]
-                                     : kl_fuzz_score(p->prob[i]) <=
-                                           kl_fuzz_score(p->prob[i - 1])),
-                      "%s: probability %d (%g) above its predecessor (%g)",
-                      what, i, (double)p->prob[i], (double)p->prob[i - 1]);
+                             ? p->prob[i] <= p->prob[i - 1]
+                             : kl_fuzz_score(p->prob[i]) <=
+                                   kl_fuzz_score(p->prob[i - 1])),
+              "%s: probability %d (%g) above its predecessor (%g)",
+              what, i, (double)p->prob[i], (double)p->prob[i - 1]);
         for (int j = 0; j < i; j++)
             CHECK(p->label[j] != p->label[i],
-                          "%s: label %d twice", what, (int)p->label[i]);
+                  "%s: label %d twice", what, (int)p->label[i]);
         sum += p->prob[i];
     }
     if (loss == KL_LOSS_SOFTMAX)
         CHECK(sum <= 1.0 + 1e-5, "%s: softmax sums to %.9g", what,
-                      sum);
+              sum);
 }
 
 /* An explanation's items and names stay inside x's buffers. */
@@ -160,13 +160,13 @@ static void kl_fuzz_check_explanation(const struct kl_explanation *x,
                                       size_t top)
 {
     CHECK(top == 0 || x->n <= top, "explanation has %zu items, top "
-                  "%zu", x->n, top);
+          "%zu", x->n, top);
     for (size_t i = 0; i < x->n; i++) {
         const struct kl_contrib *c = &x->items[i];
         CHECK((size_t)c->off + c->len <= x->names_len &&
-                          x->names[c->off + c->len] == '\0',
-                      "explanation item %zu [%u, +%u) past names (%zu)", i,
-                      c->off, c->len, x->names_len);
+                  x->names[c->off + c->len] == '\0',
+              "explanation item %zu [%u, +%u) past names (%zu)", i,
+              c->off, c->len, x->names_len);
     }
 }
 
@@ -180,15 +180,15 @@ static void kl_fuzz_check_tensors(const struct kl_model *m, size_t size)
     for (size_t i = 0; i < n; i++) {
         CHECK(kl_model_tensor(m, i, &t) == KL_OK, "tensor %zu", i);
         CHECK(t.name != NULL && t.dtype != NULL && t.ndim >= 0 &&
-                          t.ndim <= 4,
-                      "tensor %zu: name, dtype or ndim %d", i, t.ndim);
+                  t.ndim <= 4,
+              "tensor %zu: name, dtype or ndim %d", i, t.ndim);
         CHECK(t.offset <= size && t.bytes <= size - t.offset,
-                      "tensor '%s' [%llu, +%llu) outside %zu bytes", t.name,
-                      (unsigned long long)t.offset,
-                      (unsigned long long)t.bytes, size);
+              "tensor '%s' [%llu, +%llu) outside %zu bytes", t.name,
+              (unsigned long long)t.offset,
+              (unsigned long long)t.bytes, size);
     }
     CHECK(kl_model_tensor(m, n, &t) == KL_EINVAL,
-                  "tensor %zu of %zu described", n, n);
+          "tensor %zu of %zu described", n, n);
 }
 
 /* Feature ids of m lie in [0, bound): nwords + bucket for fastText
@@ -227,11 +227,11 @@ static void kl_fuzz_exercise_model(const struct kl_model *m)
     int64_t bound = kl_fuzz_id_bound(m);
 
     CHECK(info->nlabels >= 1 && info->labels != NULL && info->dim >= 1,
-                  "opened model has %d labels, dim %d", (int)info->nlabels,
-                  (int)info->dim);
+          "opened model has %d labels, dim %d", (int)info->nlabels,
+          (int)info->dim);
     for (int32_t i = 0; i < info->nlabels; i++)
         CHECK(info->labels[i] != NULL && info->labels[i][0] != '\0',
-                      "label %d empty", (int)i);
+              "label %d empty", (int)i);
     kl_scratch_init(&s);
     kl_explanation_init(&x1);
     for (size_t t = 0; t < KL_FUZZ_NTEXTS; t++) {
@@ -241,17 +241,17 @@ static void kl_fuzz_exercise_model(const struct kl_model *m)
         rc = kl_model_featurize(m, kl_fuzz_texts[t].s, kl_fuzz_texts[t].n,
                                 &f[t]);
         CHECK(rc == KL_OK || rc == KL_EEMPTY || rc == KL_EUTF8,
-                      "featurize text %zu: %d (%s)", t, rc, kl_strerror(rc));
+              "featurize text %zu: %d (%s)", t, rc, kl_strerror(rc));
         CHECK((rc == KL_OK) == (f[t].n > 0),
-                      "featurize text %zu: rc %d with %zu features", t, rc,
-                      f[t].n);
+              "featurize text %zu: rc %d with %zu features", t, rc,
+              f[t].n);
         if (rc != KL_OK)
             f[t].n = 0;
         for (size_t j = 0; j < f[t].n; j++)
             CHECK(f[t].ids[j] >= 0 &&
-                              (bound < 0 || (int64_t)f[t].ids[j] < bound),
-                          "text %zu: feature id %d out of [0, %lld)", t,
-                          (int)f[t].ids[j], (long long)bound);
+                      (bound < 0 || (int64_t)f[t].ids[j] < bound),
+                  "text %zu: feature id %d out of [0, %lld)", t,
+                  (int)f[t].ids[j], (long long)bound);
         fp[t] = &f[t];
     }
     rc = kl_model_predict_batch(m, fp, KL_FUZZ_NTEXTS, k, 0.0f, &s, batch);
@@ -260,32 +260,32 @@ static void kl_fuzz_exercise_model(const struct kl_model *m)
         int kk = k < info->nlabels ? k : info->nlabels;
         kl_fuzz_check_pred(&batch[t], info->nlabels, kk, info->loss, "batch");
         CHECK(f[t].n > 0 || batch[t].k == 0,
-                      "text %zu without features got %d labels", t,
-                      batch[t].k);
+              "text %zu without features got %d labels", t,
+              batch[t].k);
     }
     if (explain) {
         rc = kl_model_explain_batch(m, fp, KL_FUZZ_NTEXTS, batch, &s, 3, x);
         CHECK(rc == KL_OK, "explain_batch: %d (%s)", rc,
-                      kl_strerror(rc));
+              kl_strerror(rc));
         for (size_t t = 0; t < KL_FUZZ_NTEXTS; t++)
             kl_fuzz_check_explanation(&x[t], 3);
     }
     for (size_t t = 0; t < KL_FUZZ_NTEXTS; t++) {
         rc = kl_model_predict_batch(m, &fp[t], 1, k, 0.0f, &s, &one);
         CHECK(rc == KL_OK, "predict one: %d (%s)", rc,
-                      kl_strerror(rc));
+              kl_strerror(rc));
         CHECK(one.k == batch[t].k, "text %zu: %d labels alone, %d in "
-                      "the batch", t, one.k, batch[t].k);
+              "the batch", t, one.k, batch[t].k);
         for (int i = 0; i < one.k; i++)
             CHECK(one.label[i] == batch[t].label[i] &&
-                              fabsf(one.prob[i] - batch[t].prob[i]) <= 1e-5f,
-                          "text %zu: alone %d %g, batch %d %g", t,
-                          (int)one.label[i], (double)one.prob[i],
-                          (int)batch[t].label[i], (double)batch[t].prob[i]);
+                      fabsf(one.prob[i] - batch[t].prob[i]) <= 1e-5f,
+                  "text %zu: alone %d %g, batch %d %g", t,
+                  (int)one.label[i], (double)one.prob[i],
+                  (int)batch[t].label[i], (double)batch[t].prob[i]);
         if (explain && f[t].n > 0) {
             rc = kl_model_explain(m, &f[t], info->nlabels - 1, 0, &x1);
             CHECK(rc == KL_OK, "explain: %d (%s)", rc,
-                          kl_strerror(rc));
+                  kl_strerror(rc));
             kl_fuzz_check_explanation(&x1, 0);
         }
     }

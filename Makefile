@@ -84,11 +84,12 @@ $(JIEBA_DICT):
 $(THUCNEWS):
 	bash tests/data/fetch.sh thucnews
 
-# Unit tests: every Criterion binary runs; the target fails if any fails.
-unit: $(UNIT_BIN) data
+# Unit tests: every Criterion binary runs, then the check that the hot
+# paths' prefetches survived the compiler; the target fails if any fails.
+unit: $(UNIT_BIN) $(BUILD)/libklabel.a $(BUILD)/libklabel-plugin.a data
 	@fail=0; for t in $(UNIT_BIN); do \
 	  echo "== $$t"; KL_DATA_DIR=$(DATA_DIR) ./$$t --jobs 2 || fail=1; \
-	done; exit $$fail
+	done; bash tests/unit/prefetch_check.sh $(BUILD) || fail=1; exit $$fail
 
 integration: all data
 	KL_BIN=$(BUILD)/klabel KL_DATA_DIR=$(DATA_DIR) bash tests/integration/run.sh

@@ -146,27 +146,6 @@ int kl_batch_featurize(const struct kl_model *m, const struct kl_event *ev,
     }
 }
 
-/* Asks for write ownership of the next item's slot lines and of the next
- * ids in the pool: the worker read them last, from the other core, and
- * fetching them back is what writing them costs. Asked one item ahead,
- * the transfer overlaps the next event's decoding and featurizing. */
-static void prefetch_next(const struct kl_batch *b)
-{
-    size_t i = b->n;
-
-    if (i >= b->cap)
-        return;
-    __builtin_prefetch(&b->msgs[i], 1, 3);
-    __builtin_prefetch((const char *)&b->msgs[i] + 64, 1, 3);
-    __builtin_prefetch(&b->ev[i], 1, 3);
-    __builtin_prefetch((const char *)&b->ev[i] + 64, 1, 3);
-    __builtin_prefetch(&b->t_poll_us[i], 1, 3);
-    __builtin_prefetch(&b->t_prod_us[i], 1, 3);
-    if (b->pooled)
-        for (size_t k = 0; k < 48 && b->ids_len + k < b->ids_cap; k += 16)
-            __builtin_prefetch(b->ids + b->ids_len + k, 1, 3);
-}
-
 size_t kl_batch_push(struct kl_batch *b, const struct kl_msg *msg,
                      int64_t t_poll_us, struct kl_event *ev)
 {
@@ -182,7 +161,6 @@ size_t kl_batch_push(struct kl_batch *b, const struct kl_msg *msg,
     b->ev[i] = *ev;
     kl_event_init(ev);
     b->bytes += held;
-    prefetch_next(b);
     return held;
 }
 

@@ -20,6 +20,7 @@
 #include "klabel/engine.h"
 #include "model.h"
 #include "nn_model.h"
+#include "prefetch.h"
 #include "project.h"
 #include "sigmoid.h"
 #include "topk.h"
@@ -82,29 +83,38 @@ static void add_row(float *restrict h, const float *restrict r, size_t dim)
 
 #define PREFETCH_AHEAD 2 /* events whose rows are fetched ahead of the sums */
 
-/* Asks the memory system for every input row of f now, so that the
- * cache misses of the next event overlap the sums of this one: the rows
- * of a hashed n-gram table are scattered over tens of MB, and summing
- * them one miss at a time is what bounds prediction speed. Always
- * inlined: gcc finds a function that only prefetches free of side
- * effects and drops the calls to it. */
+/* Asks the memory system for every input row of f now (dense, int8 with
+ * its scale, or pq codes), so that the cache misses of the next event
+ * overlap the sums of this one: the rows of a hashed n-gram table are
+ * scattered over tens of MB, and summing them one miss at a time is what
+ * bounds prediction speed. Always inlined, as kl_prefetch_span() is. */
 static inline __attribute__((always_inline)) void
 prefetch_rows(const struct kl_model *m, const struct kl_features *f)
 {
-    size_t dim = (size_t)m->info.dim, bytes = dim * sizeof(float);
+    const struct kl_qmat *q = &m->quant;
+    size_t dim = (size_t)m->info.dim;
     int64_t rows = m->input_rows;
 
-    if (f == NULL || m->quant.scheme != KL_QUANT_NONE)
+    if (f == NULL)
         return;
     for (size_t j = 0; j < f->n; j++) {
         int32_t id = f->ids[j];
-        const char *r;
 
         if (id < 0 || id >= rows)
             continue;
-        r = (const char *)(m->input + (size_t)id * dim);
-        for (size_t o = 0; o < bytes; o += 64)
-            __builtin_prefetch(r + o, 0, 1);
+        switch (q->scheme) {
+        case KL_QUANT_NONE:
+            kl_prefetch_span(m->input + (size_t)id * dim, dim * sizeof(float));
+            break;
+        case KL_QUANT_INT8:
+            kl_prefetch_span(q->q + (size_t)id * dim, dim);
+            kl_prefetch_span(q->scale + id, sizeof *q->scale);
+            break;
+        default: /* pq: the row's codes; the centroids are small */
+            kl_prefetch_span(q->codes + (size_t)id * (size_t)q->nsubq,
+                             (size_t)q->nsubq);
+            break;
+        }
     }
 }
 

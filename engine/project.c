@@ -28,6 +28,7 @@
 #include <cblas.h>
 
 #include "model.h"
+#include "prefetch.h"
 #include "project.h"
 
 #define PROJ_LINE 16 /* floats in a 64-byte cache line */
@@ -106,8 +107,7 @@ void kl_proj_prefetch(const struct kl_model *m, const struct kl_features *f)
 
         if (id < 0 || id >= m->input_rows)
             continue;
-        for (size_t o = 0; o < stride; o += PROJ_LINE)
-            __builtin_prefetch(m->proj + (size_t)id * stride + o, 0, 1);
+        kl_prefetch_span(m->proj + (size_t)id * stride, stride * sizeof(float));
     }
 }
 

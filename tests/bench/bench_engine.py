@@ -215,8 +215,12 @@ def predict_all(args, p, docs, model_st, ft_bin):
     log("prediction: klabel in process")
     res["klabel_inproc"] = bench_c(args, "predict", model_st, p["texts"],
                                    str(args.rounds), "256")
+    # as `klabel predict` and the stage predict: with label projections,
+    # within their default budget (KL_CLI_PROJECTION_MAX_MB)
+    res["klabel_inproc_proj"] = bench_c(args, "predict", model_st, p["texts"],
+                                        str(args.rounds), "256", "256")
     ref = res["fasttext_cli"]["docs_per_s"]
-    for k in ("klabel_cli", "klabel_inproc"):
+    for k in ("klabel_cli", "klabel_inproc", "klabel_inproc_proj"):
         res[k]["ratio_vs_fasttext_cli"] = (
             res[k]["docs_per_s"] / ref if ref else None)
         res[k]["ratio_vs_fasttext_python"] = (
@@ -327,7 +331,7 @@ quarter; klabel stayed ahead in every run. In process, klabel spends {100 * ki['
 the time featurizing (tokens, hashing, vocabulary lookups) and the rest in
 `kl_model_predict_batch` ({fmt(ki['predict_only_docs_per_s'])} docs/s
 alone), which is bound by memory: each headline sums about 30 random
-400-byte rows of an 800 MB matrix. Training by CPU time: each tool ran
+400-byte rows of an 800 MB matrix. {proj_text(pr)} Training by CPU time: each tool ran
 {args.train_rounds} times with epoch 1 and {args.train_rounds} times with
 epoch 5 (fastest of each kept); reading the data, setting up the 800 MB
 matrix and saving it cost the same in both and cancel out of the
@@ -437,6 +441,22 @@ def write_doc(path, heading, text):
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(new)
     os.replace(tmp, path)
+
+
+def proj_text(pr):
+    """In-process prediction with label projections, where it was run."""
+    kp = pr.get("klabel_inproc_proj")
+    if not kp:
+        return ""
+    return ("`klabel predict` and the stage first project every input row onto "
+            "the labels (label projections, within 256 MB by default: here "
+            f"{kp.get('projection_bytes', 0) / 2**20:,.0f} MiB), so that a "
+            "feature costs one 64-byte row: in process, featurize + predict "
+            f"then run at {fmt(kp['docs_per_s'])} docs/s "
+            f"({fmt(kp['predict_only_docs_per_s'])} predict alone; "
+            f"{kp['ratio_vs_fasttext_python']:.2f}x fastText's python "
+            "`predict(list)`), which is why the CLI row is faster than the "
+            "in-process one.")
 
 
 def speed_text(r):

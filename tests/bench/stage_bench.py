@@ -388,10 +388,15 @@ class Bench:
                     self.log(f"(b) deadline rates: {e}")
             # More saturation rounds after all the rest, so that a burst of
             # other work on the shared machine hits one round, not all.
-            for rnd in range(2, a.sat_rounds + 1):
+            # (a) and (b) get more of them (--ab-rounds): their ratio is a
+            # target within the noise of one round (+-30% here), and each
+            # pair of rounds in turn is one more look at it.
+            for rnd in range(2, max(a.sat_rounds, a.ab_rounds) + 1):
                 for key, label, kind in SYSTEMS:
                     s = systems.get(key)
                     if not s or not s.get("available") or s.get("error"):
+                        continue
+                    if rnd > (a.ab_rounds if key in "ab" else a.sat_rounds):
                         continue
                     try:
                         s["saturation_rounds"].append(self.saturation(key, kind, a.sat_events[key], rnd))
@@ -480,6 +485,7 @@ class Bench:
                                  if k in a.systems)},
             "config": {"rates": a.rates, "rate_seconds": a.rate_seconds, "sat_events": a.sat_events,
                        "sat_rounds": a.sat_rounds,
+                       "ab_rounds": a.ab_rounds,
                        "broker_warmup": "b" in a.systems and a.sat_rounds > 1,
                        "sat_cap_s": a.sat_cap, "warmup_events": a.warmup,
                        "klabel": getattr(self, "klabel_settings", {}),
@@ -536,6 +542,8 @@ def main():
     ap.add_argument("--sat-cap", type=float, default=20, help="s of results per saturation run at most")
     ap.add_argument("--sat-rounds", type=int, default=5,
                     help="saturation runs per system (the most throughput and the least CPU count)")
+    ap.add_argument("--ab-rounds", type=int, default=9,
+                    help="saturation runs of (a) and (b), in turn (their ratio is a target)")
     ap.add_argument("--warmup", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--delay-us", type=int, default=200)
@@ -569,6 +577,7 @@ def main():
         a.sat_cap = min(a.sat_cap, 8)
         a.warmup = min(a.warmup, 500)
         a.sat_rounds = 1
+        a.ab_rounds = 1
     a.model_dir = a.model_dir or os.path.join(os.path.dirname(os.path.abspath(a.klabel)), "bench-model")
     for p in (a.klabel, a.klbench, a.trace_ic, a.data):
         if not os.path.exists(p):

@@ -169,6 +169,14 @@ def stage_profile(m):
 # ------------------------------------------------------------- targets
 
 
+def rounds_text(cfg):
+    """How many saturation rounds each system ran, as a sentence start."""
+    n, ab = cfg.get("sat_rounds", 1), cfg.get("ab_rounds", cfg.get("sat_rounds", 1))
+    if ab == n:
+        return f"Each system ran {n} time(s)"
+    return f"(a) and (b) ran {ab} time(s) each, in turn; (c) and (d) {n} time(s)"
+
+
 def targets(res, rates):
     S = res["systems"]
 
@@ -461,8 +469,7 @@ def markdown(res, rates, plot_rel):
          "user + sys seconds (/proc/PID/stat, all threads) over that window. No system carries "
          "the latency stamps of the rate phases here (klabel without kl_trace_ic.so, the Python "
          "stages without --trace): they are the benchmark's instruments, not the stage's cost. "
-         "Each system "
-         f"ran {res['config'].get('sat_rounds', 1)} time(s) (later rounds after all other phases"
+         + rounds_text(res['config']) + " (later rounds after all other phases"
          + ("; before the first, one unmeasured round of (b) warms the broker's JVM"
             if res['config'].get('broker_warmup') else "") + "); "
          "throughput is the round with the most, CPU per 1M events the round with the least "

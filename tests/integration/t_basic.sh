@@ -1,6 +1,9 @@
 # t_basic.sh: the stage end to end on a real broker (sourced by run.sh).
 #   all_once: 10,000 events; every id exactly once, SIGTERM exits 0, lag 0.
 #   kill9:    SIGKILL mid-stream and restart; every id at least once.
+#   term_midstream: SIGTERM mid-stream exits 0 within the shutdown bound,
+#             and after a restart every id is there exactly once (a
+#             graceful stop commits exactly what it delivered).
 #   allocator: the binary's jemalloc runs with klabel's settings
 #             (plugin/main.c: oversize_threshold 0).
 
@@ -52,6 +55,39 @@ for i in range(0, len(lines), 100):
         --at-least-once --topic "$in" --min-accuracy 0.75 || return 1
 }
 
+test_term_midstream() {
+    local in=it-news-term out=it-labels-term grp=it-group-term
+    kt_topics "$in" 3 "$out" 3 "$out-dlq" 1 || return 1
+    write_conf term_midstream "$in" "$out" "$grp"
+    start_stage term_midstream
+    # The same trickle as kill9 (about 2,500 events/s), so that the stop
+    # lands while events arrive and batches are in hand.
+    python3 -c '
+import sys, time
+lines = open(sys.argv[1], encoding="utf-8").readlines()
+for i in range(0, len(lines), 100):
+    sys.stdout.write("".join(lines[i:i + 100])); sys.stdout.flush(); time.sleep(0.04)
+' "$WORK/events.txt" | kt_produce "$in" /dev/stdin &
+    local prod=$!
+    local i n=0 t0 rc
+    for i in $(seq 1 300); do n=$(kt_count "$out"); [ "$n" -gt 0 ] && break; sleep 0.2; done
+    sleep 0.5
+    kill -0 "$prod" 2>/dev/null || { echo "it: input was fully produced before the stop; not mid-stream"; return 1; }
+    t0=$(date +%s.%N)
+    stop_stage; rc=$?
+    [ "$rc" -eq 0 ] || { echo "it: stage exit code $rc after SIGTERM mid-stream (want 0)"; tail -20 "$WORK/term_midstream.log"; return 1; }
+    n=$(kt_count "$out")
+    log "stopped the stage with SIGTERM after $n results in $(awk "BEGIN{printf \"%.2f\", $(date +%s.%N) - $t0}") s, input still arriving"
+    [ "$n" -lt "$NEVENTS" ] || { echo "it: all results were out before the stop"; return 1; }
+    start_stage term_midstream
+    wait "$prod" || { echo "it: producer failed"; return 1; }
+    kt_wait_lag_zero "$grp" "$in" "$NEVENTS" 180 || { tail -20 "$WORK/term_midstream.log"; return 1; }
+    stop_stage || { echo "it: stage exit code $? after SIGTERM (want 0)"; return 1; }
+    kt_consume_all "$out" "$WORK/out-term.txt" || return 1
+    python3 "$HERE/verify.py" "$WORK/out-term.txt" --truth "$WORK/truth.txt" --labels "$WORK/labels.txt" \
+        --exactly-once --topic "$in" --min-accuracy 0.75 || return 1
+}
+
 test_allocator() {
     if ! ldd "$KL_BIN" | grep -q libjemalloc; then
         log "klabel is linked with glibc's malloc (MALLOC_LIBS=, sanitizer builds): no jemalloc settings to check"
@@ -64,4 +100,5 @@ test_allocator() {
 
 register all_once test_all_once
 register kill9 test_kill9
+register term_midstream test_term_midstream
 register allocator test_allocator

@@ -318,6 +318,14 @@ class Bench:
     def run(self):
         a = self.a
         self.log(f"results in {self.out}")
+        # The broker keeps a round's topics until the round is over: about
+        # 1 GB for 1M events in and out. A full disk stops the broker (its
+        # log says "No space left on device") and every later phase fails.
+        free_gb = shutil.disk_usage(self.out).free / 1e9
+        self.log(f"free disk under {self.out}: {free_gb:.1f} GB")
+        if free_gb < 5:
+            sys.exit(f"stage_bench: only {free_gb:.1f} GB free under {self.out}; "
+                     "the broker needs about 5 GB (free some space first)")
         la0 = os.getloadavg()
         self.log("model: fastText on THUCNews, imported into klabel")
         r = subprocess.run([sys.executable, os.path.join(HERE, "stage_model.py"), "--klabel", a.klabel,

@@ -263,12 +263,30 @@ class Collector:
         return recs, labels
 
 
+def broker_last_error(broker_dir):
+    """The last ERROR line of the broker's log (e.g. a full disk), or ''."""
+    try:
+        with open(os.path.join(broker_dir, "broker.out"), encoding="utf-8",
+                  errors="replace") as f:
+            lines = [x.strip() for x in f if " ERROR " in x]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
 def make_topics(broker_sh, broker_dir, specs):
-    """specs: [(name, partitions)]; created through the broker harness."""
+    """specs: [(name, partitions)]; created through the broker harness.
+    Raises RuntimeError (with the broker's last error) when that fails, so
+    that a phase fails and the run reports what it measured."""
     args = ["bash", broker_sh, "topic", broker_dir]
     for name, parts in specs:
         args += [name, str(parts)]
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    r = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True)
+    if r.returncode != 0:
+        last = broker_last_error(broker_dir)
+        raise RuntimeError(f"creating topics failed: {r.stderr.strip()[-300:]}"
+                           + (f"; the broker's last error: {last}" if last else ""))
 
 
 def delete_topics(bootstrap, names, timeout=60):

@@ -93,17 +93,6 @@ size_t kl_json_result_room(const struct kl_event *ev,
                            const struct kl_model_info *mi,
                            const struct kl_source *src);
 
-/* kl_json_encode_result() with ,"explain":[{"token":..,"weight":..},..]
- * before the closing brace: x's items in order (weights "%.6g"); x NULL
- * gives the plain result. Nothing is appended on failure. Returns 0,
- * KL_ENOMEM or KL_EINVAL. (plugin/codec_json_out.c) */
-int kl_json_encode_result_explain(const struct kl_event *ev,
-                                  const struct kl_prediction *p,
-                                  const struct kl_model_info *mi,
-                                  const struct kl_source *src,
-                                  const struct kl_explanation *x,
-                                  struct kl_buf *out);
-
 /* Output options shared by the encoders. */
 struct kl_result_opts {
     int include_text;  /* output.include.text: copy the input text in "text" */
@@ -112,10 +101,11 @@ struct kl_result_opts {
                         * always carry it (a required field) */
 };
 
-/* kl_json_encode_result_explain() plus, when ro && ro->include_text, a
- * "text" member with the event's text (before "explain"), and without
- * "top" when ro && ro->omit_top. x NULL = no "explain". Nothing is
- * appended on failure. Returns 0, KL_ENOMEM or KL_EINVAL.
+/* kl_json_encode_result() with, when ro && ro->include_text, a "text"
+ * member with the event's text, then, when x is not NULL,
+ * ,"explain":[{"token":..,"weight":..},..]: x's items in order (weights
+ * "%.6g"); without "top" when ro && ro->omit_top. ro NULL = no options.
+ * Nothing is appended on failure. Returns 0, KL_ENOMEM or KL_EINVAL.
  * (plugin/codec_json_out.c) */
 int kl_json_encode_result_opts(const struct kl_event *ev,
                                const struct kl_prediction *p,

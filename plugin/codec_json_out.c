@@ -223,17 +223,6 @@ int kl_json_encode_result(const struct kl_event *ev,
 }
 
 /* Contract in codec.h. */
-int kl_json_encode_result_explain(const struct kl_event *ev,
-                                  const struct kl_prediction *p,
-                                  const struct kl_model_info *mi,
-                                  const struct kl_source *src,
-                                  const struct kl_explanation *x,
-                                  struct kl_buf *out)
-{
-    return kl_json_encode_result_opts(ev, p, mi, src, x, NULL, out);
-}
-
-/* Contract in codec.h. */
 int kl_json_encode_result_opts(const struct kl_event *ev,
                                const struct kl_prediction *p,
                                const struct kl_model_info *mi,

@@ -448,6 +448,10 @@ def proj_text(pr):
     kp = pr.get("klabel_inproc_proj")
     if not kp:
         return ""
+    if not kp.get("projection_bytes"):
+        return ("(Label projections, which `klabel predict` and the stage use, "
+                "were not built for this model within 256 MB: both run the "
+                "plain path too.)")
     return ("`klabel predict` and the stage first project every input row onto "
             "the labels (label projections, within 256 MB by default: here "
             f"{kp.get('projection_bytes', 0) / 2**20:,.0f} MiB), so that a "

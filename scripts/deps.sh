@@ -6,6 +6,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential pkg-config
+  binutils  # objdump: tests/unit/prefetch_check.sh (build-essential brings it too)
   librdkafka-dev libavro-dev libopenblas-dev libcjson-dev libcriterion-dev
   libutf8proc-dev libsodium-dev libmicrohttpd-dev libstemmer-dev
   libcurl4-openssl-dev  # Schema Registry client (plugin/http_client.c)

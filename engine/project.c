@@ -102,6 +102,19 @@ void kl_proj_prefetch(const struct kl_model *m, const struct kl_features *f)
 {
     size_t stride = m->proj_stride;
 
+    if (stride == PROJ_LINE) {
+        /* up to 16 labels: a row is one whole line (the table starts on
+         * a 2 MiB boundary), so one prefetch, one unsigned bound check */
+        uint32_t rows = (uint32_t)m->input_rows;
+
+        for (size_t j = 0; j < f->n; j++) {
+            uint32_t id = (uint32_t)f->ids[j];
+
+            if (id < rows)
+                __builtin_prefetch(m->proj + (size_t)id * PROJ_LINE, 0, 1);
+        }
+        return;
+    }
     for (size_t j = 0; j < f->n; j++) {
         int32_t id = f->ids[j];
 

@@ -224,6 +224,7 @@ class Bench:
         res["generator_rate"] = round(g["achieved_rate"], 1)
         res["settle_s"] = settle_s
         res["exit_code"] = rc
+        res["round"] = rnd
         if not got:
             res["note"] = "no result within 120 s: " + proc.tail(5)
         self.log(f"({key}) saturation: {res.get('throughput', 0):,.0f} events/s, "
@@ -398,9 +399,14 @@ class Bench:
             # other work on the shared machine hits one round, not all.
             # (a) and (b) get more of them (--ab-rounds): their ratio is a
             # target within the noise of one round (+-30% here), and each
-            # pair of rounds in turn is one more look at it.
+            # pair of rounds one just after the other is one more look at
+            # it (stage_report.targets).
+            # Within a pair the order alternates (round 2: (b) first, round
+            # 3: (a) first, ...), so that neither system always meets the
+            # machine just after the other's round.
             for rnd in range(2, max(a.sat_rounds, a.ab_rounds) + 1):
-                for key, label, kind in SYSTEMS:
+                order = SYSTEMS if rnd % 2 else [SYSTEMS[1], SYSTEMS[0]] + SYSTEMS[2:]
+                for key, label, kind in order:
                     s = systems.get(key)
                     if not s or not s.get("available") or s.get("error"):
                         continue
@@ -550,8 +556,9 @@ def main():
     ap.add_argument("--sat-cap", type=float, default=20, help="s of results per saturation run at most")
     ap.add_argument("--sat-rounds", type=int, default=5,
                     help="saturation runs per system (the most throughput and the least CPU count)")
-    ap.add_argument("--ab-rounds", type=int, default=9,
-                    help="saturation runs of (a) and (b), in turn (their ratio is a target)")
+    ap.add_argument("--ab-rounds", type=int, default=10,
+                    help="saturation runs of (a) and (b); rounds 2.. run in pairs, order "
+                         "alternating, and the median of the pairs' ratios is a target")
     ap.add_argument("--warmup", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--delay-us", type=int, default=200)

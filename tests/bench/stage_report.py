@@ -174,7 +174,8 @@ def rounds_text(cfg):
     n, ab = cfg.get("sat_rounds", 1), cfg.get("ab_rounds", cfg.get("sat_rounds", 1))
     if ab == n:
         return f"Each system ran {n} time(s)"
-    return f"(a) and (b) ran {ab} time(s) each, in turn; (c) and (d) {n} time(s)"
+    return (f"(a) and (b) ran {ab} time(s) each, rounds 2 to {ab} in pairs run one just after "
+            f"the other, the order alternating; (c) and (d) {n} time(s)")
 
 
 def targets(res, rates):
@@ -190,21 +191,36 @@ def targets(res, rates):
     def add(name, value, target, met, note=""):
         out.append({"target": name, "value": value, "goal": target, "met": met, "note": note})
     if tp["a"] and tp["b"]:
-        ratio = tp["b"] / tp["a"]
-        shown = f"{ratio * 100:.1f}%"
-        if (ratio >= 0.85) != (round(ratio * 100, 1) >= 85):
-            shown = f"{ratio * 100:.2f}%"  # not "85.0%" for a miss
-        # The rounds of (a) and (b) ran in turn: each pair met about the
-        # same machine, so their ratios show the spread the noise leaves.
-        ra = [r.get("throughput") for r in S["a"].get("saturation_rounds") or []]
-        rb = [r.get("throughput") for r in S["b"].get("saturation_rounds") or []]
-        pairs = [y / x for x, y in zip(ra, rb) if x and y]
-        note = ""
-        if len(pairs) > 1:
-            note = ("best round of each; round by round (run in turn) "
-                    + ", ".join(f"{x * 100:.0f}%" for x in pairs)
-                    + f", median {statistics.median(pairs) * 100:.1f}%")
-        add("(b) throughput >= 85% of (a)", shown, ">= 85%", tp["b"] >= 0.85 * tp["a"], note)
+        def pct(x):
+            shown = f"{x * 100:.1f}%"
+            if (x >= 0.85) != (round(x * 100, 1) >= 85):
+                shown = f"{x * 100:.2f}%"  # not "85.0%" for a miss
+            return shown
+        best = tp["b"] / tp["a"]
+        # The figure is a ratio on a machine whose speed drifts between
+        # rounds by more than the difference measured (other guests, their
+        # caches, the clock): each round of (b) is compared with the round
+        # of (a) run just before or after it, which met about the same
+        # machine (rounds 2 and later; order alternating), and the
+        # median of those ratios is the figure. The best round of each
+        # compares two rounds that may lie minutes apart: one fast round
+        # of either system decides it (a round of (a) ran at 1.37 CPU s
+        # per 1M against its usual 1.9-2.2), so it is shown beside it.
+        def by_round(k):
+            return {r.get("round", i + 1): r.get("throughput")
+                    for i, r in enumerate(S[k].get("saturation_rounds") or [])}
+        # round 1 of each ran before its own rate phases, far apart
+        ra, rb = by_round("a"), by_round("b")
+        pairs = [rb[r] / ra[r] for r in sorted(ra) if r != 1 and ra[r] and rb.get(r)]
+        if len(pairs) >= 3:
+            med = statistics.median(pairs)
+            note = (f"median of {len(pairs)} pairs of rounds run next to each other (order "
+                    "alternating): " + ", ".join(f"{x * 100:.0f}%" for x in pairs)
+                    + f"; best round of each: {pct(best)}")
+            add("(b) throughput >= 85% of (a)", pct(med), ">= 85%", med >= 0.85, note)
+        else:
+            add("(b) throughput >= 85% of (a)", pct(best), ">= 85%", best >= 0.85,
+                "best round of each (fewer than 3 pairs of rounds)")
     else:
         add("(b) throughput >= 85% of (a)", None, ">= 85%", None, "(a) or (b) not measured")
     for k in "cd":

@@ -11,7 +11,8 @@ KT_JAVA=(java -Xms64m -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC)
 kt_init() { # BOOTSTRAP
     KT_BS="$1"
     local log4j
-    log4j="$(mktemp "${TMPDIR:-/tmp}/kt-log4j2.XXXXXX.xml")"
+    # in the run's work folder when there is one (removed with it)
+    log4j="$(mktemp "${WORK:-${TMPDIR:-/tmp}}/kt-log4j2.XXXXXX.xml")"
     cat > "$log4j" <<'XML'
 <?xml version="1.0" encoding="UTF-8"?>
 <Configuration status="WARN">

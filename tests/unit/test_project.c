@@ -87,6 +87,7 @@ static void train(int dim, int loss) { train_labels(dim, loss, 3); }
 static void setup64(void) { train(64, KL_LOSS_SOFTMAX); }
 static void setup64_ova(void) { train(64, KL_LOSS_OVA); }
 
+/* Drops the model and its temporary folder (train_labels() makes one). */
 static void teardown(void)
 {
     char cmd[128];
@@ -211,8 +212,7 @@ Test(project, only_where_rows_shrink_by_half, .fini = teardown)
     cr_assert_eq(model->proj_stride, 16);
     cr_assert_eq(kl_model_info(model)->projection_bytes,
                  (size_t)model->input_rows * 16 * sizeof(float));
-    kl_model_destroy(model);
-    model = NULL;
+    teardown(); /* the second model gets a folder of its own */
     train(30, KL_LOSS_SOFTMAX);
     cr_assert_null(model->proj);
     cr_assert_eq(model->proj_stride, 0);

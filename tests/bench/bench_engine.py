@@ -478,7 +478,7 @@ def speed_text(r):
 def load_text(r):
     """The run's load average, as the docs say it."""
     if "loadavg_start" not in r:
-        return "its load average was far above 2 during the run"
+        return "its load average was not recorded by this run"
     return (f"load average {r['loadavg_start']:.2f} at the start, "
             f"{r['loadavg_end']:.2f} at the end")
 

@@ -9,13 +9,20 @@
 #include "klabel/version.h"
 
 /* Read by jemalloc (the klabel binary's allocator, MALLOC_LIBS in the
- * Makefile) when it starts; ignored under glibc's malloc. Allocations of
- * 8 MiB and more (librdkafka's fetch responses at klabel's fetch sizes)
- * otherwise go to an arena that hands their pages back to the kernel at
- * free, so every new response page-faults its whole size in again (at
- * saturation 15,000-25,000 of the stage's ~145,000 page faults per million
- * events). MALLOC_CONF in the environment still overrides it. */
-const char *malloc_conf = "oversize_threshold:0";
+ * Makefile) when it starts; ignored under glibc's malloc. MALLOC_CONF in
+ * the environment still overrides it (docs/architecture.md, "Allocator").
+ * - oversize_threshold:0: allocations of 8 MiB and more (librdkafka's fetch
+ *   responses at klabel's fetch sizes) otherwise go to an arena that hands
+ *   their pages back to the kernel at free, so every new response
+ *   page-faults its whole size in again.
+ * - thp:always: jemalloc advises its memory MADV_HUGEPAGE. At saturation
+ *   the consumer's prefetch queue fills hundreds of MB that a fresh stage
+ *   touches for the first time: 0.07-0.10 page faults an event with 4 KiB
+ *   pages, 0.004-0.009 with huge pages, and less stage CPU an event in 7
+ *   of 9 interleaved pairs (docs/architecture.md). The price: ~28 MB more
+ *   resident at start. Where transparent huge pages are "never", the
+ *   advice does nothing. */
+const char *malloc_conf = "oversize_threshold:0,thp:always";
 
 int main(int argc, char **argv)
 {

@@ -175,7 +175,9 @@ def rounds_text(cfg):
     if ab == n:
         return f"Each system ran {n} time(s)"
     return (f"(a) and (b) ran {ab} time(s) each, rounds 2 to {ab} in pairs run one just after "
-            f"the other, the order alternating; (c) and (d) {n} time(s)")
+            f"the other, the order alternating; (c) and (d) {n} time(s). The table's figures "
+            f"come from rounds 1 to {n} of every system, so that no system gets more draws "
+            f"than another; the further rounds of (a) and (b) count in the (b)/(a) target only")
 
 
 def targets(res, rates):
@@ -490,7 +492,7 @@ def markdown(res, rates, plot_rel):
             if res['config'].get('broker_warmup') else "") + "); "
          "throughput is the round with the most, CPU per 1M events the round with the least "
          "(other work on this shared machine only ever slows a process and adds to its CPU, so "
-         "each is the least disturbed measurement; every round's CPU in brackets, all figures "
+         "each is the least disturbed measurement; the CPU of every round counted in brackets, all figures "
          "in results.json); stage cores are those of the throughput round. Memory: the stage "
          "process's anonymous resident memory (RssAnon, sampled every 50 ms: its heap, "
          "librdkafka's queues, the label projections) and its peak resident set "

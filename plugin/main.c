@@ -15,22 +15,20 @@
  *   responses at klabel's fetch sizes) otherwise go to an arena that hands
  *   their pages back to the kernel at free, so every new response
  *   page-faults its whole size in again.
- * - thp:always: jemalloc advises its memory MADV_HUGEPAGE. At saturation
- *   the consumer's prefetch queue fills hundreds of MB that a fresh stage
- *   touches for the first time: 0.07-0.10 page faults an event with 4 KiB
- *   pages, 0.004-0.009 with huge pages, and less stage CPU an event in 7
- *   of 9 interleaved pairs (docs/architecture.md). The price: ~28 MB more
- *   resident at start. Where transparent huge pages are "never", the
- *   advice does nothing.
  * - narenas:1: one arena for all threads. An event's memory is allocated
  *   on one thread and freed on another (librdkafka's messages, decoded
  *   events, results); with jemalloc's default of 4 arenas per CPU, each
- *   arena kept its own half-empty pages, and the stage's RssAnon at
- *   saturation peaked at 364-447 MB against 168-224 MB with one, with no
- *   difference in CPU per event over 11 interleaved pairs. Threads still
+ *   arena kept its own half-empty pages: the stage's RssAnon after a
+ *   saturation round was 327-418 MB against 174-218 MB with one arena,
+ *   and CPU per event did not differ (8 interleaved pairs, (a) and (b),
+ *   docs/architecture.md). Threads still
  *   allocate from their own caches; the arena's lock is taken once per
- *   cache fill or flush. */
-const char *malloc_conf = "oversize_threshold:0,thp:always,narenas:1";
+ *   cache fill or flush.
+ * Huge pages (thp:always) were measured and not kept: with one arena the
+ * consumer's broker thread spent 0.58-1.0 CPU µs an event against
+ * 0.46-0.54 with 4 KiB pages, zeroing each fresh 2 MiB page whole
+ * (docs/architecture.md, "Allocator"). */
+const char *malloc_conf = "oversize_threshold:0,narenas:1";
 
 int main(int argc, char **argv)
 {

@@ -18,10 +18,10 @@
  * - narenas:1: one arena for all threads. An event's memory is allocated
  *   on one thread and freed on another (librdkafka's messages, decoded
  *   events, results); with jemalloc's default of 4 arenas per CPU, each
- *   arena kept its own half-empty pages: the stage's RssAnon after a
- *   saturation round was 327-418 MB against 174-218 MB with one arena,
- *   and CPU per event did not differ (8 interleaved pairs, (a) and (b),
- *   docs/architecture.md). Threads still
+ *   arena kept its own half-empty pages: the stage's RssAnon peaked at
+ *   269-403 MB in a saturation round against 370-506 MB, and was 174-218
+ *   MB against 327-418 MB once the round ended, with CPU per event no
+ *   different (docs/architecture.md, "Allocator"). Threads still
  *   allocate from their own caches; the arena's lock is taken once per
  *   cache fill or flush.
  * Huge pages (thp:always) were measured and not kept: with one arena the

@@ -10,24 +10,19 @@
 
 /* Read by jemalloc (the klabel binary's allocator, MALLOC_LIBS in the
  * Makefile) when it starts; ignored under glibc's malloc. MALLOC_CONF in
- * the environment still overrides it (docs/architecture.md, "Allocator").
+ * the environment still overrides it. Measurements behind each setting:
+ * docs/architecture.md, "Allocator".
  * - oversize_threshold:0: allocations of 8 MiB and more (librdkafka's fetch
  *   responses at klabel's fetch sizes) otherwise go to an arena that hands
  *   their pages back to the kernel at free, so every new response
  *   page-faults its whole size in again.
  * - narenas:1: one arena for all threads. An event's memory is allocated
- *   on one thread and freed on another (librdkafka's messages, decoded
- *   events, results); with jemalloc's default of 4 arenas per CPU, each
- *   arena kept its own half-empty pages: the stage's RssAnon peaked at
- *   269-403 MB in a saturation round against 370-506 MB, and was 174-218
- *   MB against 327-418 MB once the round ended, with CPU per event no
- *   different (docs/architecture.md, "Allocator"). Threads still
- *   allocate from their own caches; the arena's lock is taken once per
- *   cache fill or flush.
- * Huge pages (thp:always) were measured and not kept: with one arena the
- * consumer's broker thread spent 0.58-1.0 CPU µs an event against
- * 0.46-0.54 with 4 KiB pages, zeroing each fresh 2 MiB page whole
- * (docs/architecture.md, "Allocator"). */
+ *   on one thread and freed on another; with jemalloc's default of 4
+ *   arenas per CPU each arena kept its own half-empty pages (with one:
+ *   RssAnon after a saturation round about halved, its peak ~20% lower,
+ *   CPU per event unchanged). Threads still allocate from their own
+ *   caches.
+ * Huge pages (thp:always) were measured and are not used. */
 const char *malloc_conf = "oversize_threshold:0,narenas:1";
 
 int main(int argc, char **argv)

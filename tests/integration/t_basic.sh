@@ -6,7 +6,7 @@
 #             there exactly once (a graceful stop commits exactly what it
 #             delivered).
 #   allocator: the binary's jemalloc runs with klabel's settings
-#             (plugin/main.c: oversize_threshold 0).
+#             (plugin/main.c: oversize_threshold 0, one arena).
 
 test_all_once() {
     local in=it-news-1 out=it-labels-1 grp=it-group-1
@@ -99,6 +99,8 @@ test_allocator() {
     local stats; stats=$(MALLOC_CONF=stats_print:true "$KL_BIN" version 2>&1)
     grep -q "opt.oversize_threshold: 0$" <<<"$stats" ||
         { echo "it: jemalloc's oversize_threshold is not klabel's 0:"; grep oversize <<<"$stats"; return 1; }
+    grep -q "opt.narenas: 1$" <<<"$stats" ||
+        { echo "it: jemalloc's narenas is not klabel's 1:"; grep narenas <<<"$stats"; return 1; }
 }
 
 register all_once test_all_once

@@ -563,7 +563,7 @@ def main():
     ap.add_argument("--sat-cap", type=float, default=20, help="s of results per saturation run at most")
     ap.add_argument("--sat-rounds", type=int, default=5,
                     help="saturation runs per system (the most throughput and the least CPU count)")
-    ap.add_argument("--ab-rounds", type=int, default=20,
+    ap.add_argument("--ab-rounds", type=int, default=40,
                     help="saturation runs of (a) and (b); rounds 2.. run in pairs, order "
                          "alternating, and the median of the pairs' ratios is a target "
                          "(the best-of figures take rounds 1..--sat-rounds of every system)")

@@ -216,10 +216,16 @@ def targets(res, rates):
         pairs = [rb[r] / ra[r] for r in sorted(ra) if r != 1 and ra[r] and rb.get(r)]
         if len(pairs) >= 3:
             med = statistics.median(pairs)
+            spread = ""
+            if len(pairs) >= 4:
+                q1, _, q3 = statistics.quantiles(pairs, n=4)
+                spread = f"quartiles {q1 * 100:.0f}-{q3 * 100:.0f}%, "
             note = (f"median of {len(pairs)} pairs of rounds run next to each other (order "
-                    "alternating): " + ", ".join(f"{x * 100:.0f}%" for x in pairs)
-                    + f"; best round of each: {pct(best)}")
+                    f"alternating; {spread}range {min(pairs) * 100:.0f}-{max(pairs) * 100:.0f}%, "
+                    f"{sum(x >= 0.85 for x in pairs)} of {len(pairs)} at or above 85%; each "
+                    "pair in results.json); best round of each: " + pct(best))
             add("(b) throughput >= 85% of (a)", pct(med), ">= 85%", med >= 0.85, note)
+            out[-1]["pairs"] = [round(x, 4) for x in pairs]
         else:
             add("(b) throughput >= 85% of (a)", pct(best), ">= 85%", best >= 0.85,
                 "best round of each (fewer than 3 pairs of rounds)")

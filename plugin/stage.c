@@ -84,7 +84,12 @@ static int read_settings(struct kl_stage *s, const struct kl_config *cfg)
     s->shutdown_ms = (int)kl_config_get_int(cfg, "shutdown.timeout.ms");
     s->top_k = (int)kl_config_get_int(cfg, "model.top.k");
     s->threshold = (float)kl_config_get_double(cfg, "model.threshold");
+    /* workers=0: one worker's state (batches, scratch, watchdog slot),
+     * run by the source thread */
     s->nworkers = (int)kl_config_get_int(cfg, "workers");
+    s->inline_all = s->nworkers == 0;
+    if (s->inline_all)
+        s->nworkers = 1;
     s->inference = kl_config_get_bool(cfg, "stage.inference");
     s->inline_max = (size_t)kl_config_get_int(cfg, "stage.inline.max.size");
     s->close_idle = kl_config_get_bool(cfg, "batch.close.idle");
@@ -174,10 +179,12 @@ static void log_start(const struct kl_stage *s)
         n += (size_t)w;
     }
     KL_LOG(KL_LOG_INFO, COMP,
-           "instance %s: models %s; transport %s, %d worker(s), batch %zu / "
+           "instance %s: models %s; transport %s, %d worker(s)%s, batch %zu / "
            "%" PRId64 " us, queue %" PRIu64 " events / %" PRIu64
            " bytes, inference %s, output %s, dlq %s",
-           s->instance, models, s->ops->name, s->nworkers, s->batch_max,
+           s->instance, models, s->ops->name, s->inline_all ? 0 : s->nworkers,
+           s->inline_all ? " (the source thread runs every batch)" : "",
+           s->batch_max,
            s->batch_delay_us, s->q_max_events, s->q_max_bytes,
            s->inference ? "on" : "off (pass-through)", s->output_topic,
            s->dlq_topic);
@@ -207,6 +214,7 @@ int kl_stage_create(const struct kl_config *cfg, const struct kl_stage_io *io,
     atomic_init(&s->assigned, 0);
     atomic_init(&s->failed, 0);
     atomic_init(&s->abort, 0);
+    atomic_init(&s->t_stop_us, 0);
     atomic_init(&s->inflight, 0);
     atomic_init(&s->queued_events, 0);
     atomic_init(&s->queued_bytes, 0);
@@ -399,7 +407,7 @@ const struct kl_model_info *kl_stage_model_info(const struct kl_stage *s,
 
 int kl_stage_worker_count(const struct kl_stage *s)
 {
-    return s->nworkers;
+    return s->inline_all ? 0 : s->nworkers;
 }
 
 /* ------------------------------------------------------------------ run */
@@ -511,7 +519,13 @@ int kl_stage_run(struct kl_stage *s, char *err, size_t errsz)
     /* The whole shutdown fits in shutdown.timeout.ms: the workers and the
      * deliveries get all of it but the close's share (a quarter, at most
      * a second), which flushes, commits and leaves the group. */
-    deadline = kl_stage_now_us() + (int64_t)s->shutdown_ms * 1000;
+    deadline = kl_stage_now_us();
+    /* workers=0: the stop may have been asked while the source thread was
+     * in a batch; the time since counts against the bound */
+    if (s->inline_all && atomic_load(&s->t_stop_us) > 0 &&
+        atomic_load(&s->t_stop_us) < deadline)
+        deadline = atomic_load(&s->t_stop_us);
+    deadline += (int64_t)s->shutdown_ms * 1000;
     reserve = (int64_t)s->shutdown_ms * 1000 / 4;
     if (reserve > 1000000)
         reserve = 1000000;

@@ -120,7 +120,8 @@ int kl_stage_model_count(const struct kl_stage *s);
 const struct kl_model_info *kl_stage_model_info(const struct kl_stage *s,
                                                 int i, const char **name);
 
-/* Inference workers of the stage (workers). */
+/* Inference worker threads of the stage (workers; 0 when the source
+ * thread runs every batch itself). */
 int kl_stage_worker_count(const struct kl_stage *s);
 
 /* Writes the one-line summary that kl_stage_run() logs at exit. */

@@ -107,6 +107,7 @@ struct kl_worker {
     struct kl_batch **pool;      /* (maxpool) its batches; npool made so far */
     size_t npool, maxpool;       /* npool: source thread only */
     atomic_int busy;             /* holds a batch now */
+    atomic_int quit;             /* workers=0: the guard thread may end */
     atomic_llong open_events;    /* events in the source's open batches */
     struct kl_scratch scratch;
     struct kl_buf enc;
@@ -131,6 +132,12 @@ struct kl_stage {
     int nworkers;
     int inference;               /* stage.inference */
     size_t inline_max;           /* stage.inline.max.size */
+    int inline_all;              /* workers=0: the source runs every batch
+                                    on its own thread (w[0], no thread) */
+    int in_tick;                 /* source thread: inside kl_stage_src_tick
+                                    (a delivery callback) */
+    _Atomic int64_t t_stop_us;   /* workers=0: when the guard saw the stop
+                                    (or failure) asked; 0 = not yet */
     int close_idle;              /* batch.close.idle */
     int rt_priority;             /* stage.source.rt.priority, 0 = off */
     int64_t slice_us;            /* stage.cpu.slice.us */
@@ -252,7 +259,8 @@ struct kl_batch *kl_worker_take_batch(struct kl_worker *w);
 
 /* Predicts, produces and recycles batch b on the calling (source) thread
  * as worker w would: only while w is idle with nothing queued, so w's
- * partitions keep their order. */
+ * partitions keep their order (with workers=0, for every batch: w has no
+ * thread). */
 void kl_worker_run_inline(struct kl_worker *w, struct kl_batch *b);
 
 /* 1 when worker w has no empty batch and may not make another. Source

@@ -28,6 +28,16 @@
 
 /* ----------------------------------------------------------- batching */
 
+/* workers=0: runs the batches queued on w's ring (closed inside a delivery
+ * callback, kl_stage_src_tick) here, in order. */
+static void run_queued(struct kl_worker *w)
+{
+    void *p;
+
+    while (kl_ring_pop(&w->ring, 0, &p) == KL_OK)
+        kl_worker_run_inline(w, p);
+}
+
 void kl_stage_emit_batch(void *ud, struct kl_batch *b)
 {
     struct kl_stage *s = ud;
@@ -45,8 +55,19 @@ void kl_stage_emit_batch(void *ud, struct kl_batch *b)
     kl_metrics_note_batch(kl_close_reason_name(b->close_reason), b->n,
                           late * 1000);
     kl_health_note_queued(b->worker, (int64_t)b->n);
-    if (b->close_reason == KL_CLOSE_IDLE && b->n <= s->inline_max &&
-        kl_ring_len(&w->ring) == 0 && !atomic_load(&w->busy)) {
+    if (s->inline_all && !s->in_tick) {
+        /* workers=0: every batch is run here, in order, at once. */
+        run_queued(w);
+        kl_worker_run_inline(w, b);
+        return;
+    }
+    /* (workers=0 inside a delivery callback: queued, run by the source
+     * loop once the call that served the callback has returned; producing
+     * from there could wait for queue space by polling the producer from
+     * within its own poll) */
+    if (!s->inline_all && b->close_reason == KL_CLOSE_IDLE &&
+        b->n <= s->inline_max && kl_ring_len(&w->ring) == 0 &&
+        !atomic_load(&w->busy)) {
         /* Low load: waking the idle worker would cost more than the
          * batch; run it here (the worker has nothing queued, so its
          * partitions keep their order). */
@@ -338,8 +359,11 @@ static _Thread_local struct kl_stage *tl_source;
 
 void kl_stage_src_tick(struct kl_stage *s, int64_t now)
 {
-    if (tl_source == s && now >= kl_batcher_deadline(&s->bt))
+    if (tl_source == s && now >= kl_batcher_deadline(&s->bt)) {
+        s->in_tick = 1;
         kl_batcher_expire(&s->bt, now, worker_level, s);
+        s->in_tick = 0;
+    }
 }
 
 static void nap_us(int64_t us)
@@ -389,6 +413,8 @@ int kl_stage_source_loop(struct kl_stage *s, char *err, size_t errsz)
                               errsz);
         }
         kl_stage_store_offsets(s); /* what the call's reports advanced */
+        if (s->inline_all)
+            run_queued(&s->w[0]);
         waited = kl_stage_now_us() - now;
         if (k > 0) {
             int rc2 = handle(s, s->pollbuf, k, kl_stage_now_us(), err, errsz);

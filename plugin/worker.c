@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "health.h"
 #include "log.h"
@@ -230,6 +231,7 @@ int kl_workers_init(struct kl_stage *s, char *err, size_t errsz)
         w->id = i;
         atomic_init(&w->done, 0);
         atomic_init(&w->busy, 0);
+        atomic_init(&w->quit, 0);
         atomic_init(&w->open_events, 0);
         kl_scratch_init(&w->scratch);
         kl_buf_init(&w->enc);
@@ -259,10 +261,67 @@ out:
     return rc;
 }
 
+/* workers=0: the source thread runs every batch, so when one blocks (the
+ * producer's queue full while the broker is gone) no other thread of the
+ * stage is left to give up on it, as kl_workers_finish() does for worker
+ * threads. This guard thread is that other thread: once a stop or a
+ * failure is asked it waits until the work deadline kl_stage_run()
+ * allows (shutdown.timeout.ms from now, less the close's share), then
+ * interrupts the transport if a batch is still running. It checks every
+ * GUARD_TICK_MS and never touches a batch. */
+#define GUARD_TICK_MS 20
+
+static void *guard_main(void *arg)
+{
+    struct kl_worker *w = arg;
+    struct kl_stage *s = w->s;
+    struct timespec tick = {0, GUARD_TICK_MS * 1000000L};
+    int64_t deadline = 0, reserve;
+
+    while (!atomic_load(&w->quit)) {
+        if (!deadline && (atomic_load(&s->stop) || atomic_load(&s->failed))) {
+            int64_t now = kl_stage_now_us();
+
+            /* kl_stage_run() counts its deadlines from here too */
+            atomic_store(&s->t_stop_us, now);
+            reserve = (int64_t)s->shutdown_ms * 1000 / 4;
+            if (reserve > 1000000)
+                reserve = 1000000;
+            deadline = now + (int64_t)s->shutdown_ms * 1000 - reserve;
+        }
+        if (deadline && kl_stage_now_us() >= deadline) {
+            if (atomic_load(&w->busy)) {
+                KL_LOG(KL_LOG_WARNING, COMP,
+                       "a batch is still running at the shutdown deadline; "
+                       "interrupting (its offsets will not be committed)");
+                atomic_store(&s->abort, 1);
+                if (s->ops->version >= 2 && s->ops->interrupt)
+                    s->ops->interrupt(s->t);
+            }
+            break;
+        }
+        nanosleep(&tick, NULL);
+    }
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
 int kl_workers_start(struct kl_stage *s, char *err, size_t errsz)
 {
     int i, e;
 
+    if (s->inline_all) {
+        /* workers=0: the source runs w[0]'s batches; a guard watches */
+        e = pthread_create(&s->w[0].th, NULL, guard_main, &s->w[0]);
+        if (e) {
+            snprintf(err, errsz, "stage: cannot start the guard thread: %s",
+                     strerror(e));
+            return KL_EIO;
+        }
+        s->w[0].started = 1;
+        pthread_setname_np(s->w[0].th, "kl:guard");
+        return KL_OK;
+    }
     for (i = 0; i < s->nworkers; i++) {
         char name[16];
 
@@ -304,6 +363,8 @@ void kl_workers_finish(struct kl_stage *s, int64_t deadline_us)
 
     if (!s->w)
         return;
+    if (s->inline_all) /* the batches ran on this thread: all are done */
+        atomic_store(&s->w[0].quit, 1);
     for (i = 0; i < s->nworkers; i++) {
         kl_ring_close(&s->w[i].ring);
         if (!s->w[i].started)

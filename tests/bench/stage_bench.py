@@ -570,7 +570,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--delay-us", type=int, default=200)
-    ap.add_argument("--workers", type=int, default=1)
+    # workers=0: the source thread runs every batch itself. On this 2-core
+    # machine, shared with the broker and the collector, handing batches
+    # to a worker thread cost both (a) and (b) more CPU per event than it
+    # bought (docs/architecture.md, "Threads and batching"); --workers 1
+    # measures the threaded stage.
+    ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--gen-rt-priority", type=int, default=5,
                     help="run the paced generator under chrt -f this where permitted (0 = off)")
     ap.add_argument("--rt-priority", type=int, default=10,

@@ -438,10 +438,18 @@ def jitter_lines(j, kconf):
             "that falls into such a gap is late by it whatever the stage does: it is the floor "
             "under the latency tails and the close lateness below.")
     rt = kconf.get("stage.source.rt.priority")
+    if kconf.get("workers") == "0":
+        out.append(
+            "(a) and (b) run with `workers=0`: no worker thread, the source thread runs every "
+            "batch itself (on this machine, shared with the broker and the collector, handing "
+            "batches to another thread costs more CPU per event than it buys; "
+            "`make bench BENCH_ARGS='--workers 1'` measures the threaded stage).")
     if rt:
+        what = ("poll, decode, featurize, batch deadlines, predict, encode, produce"
+                if kconf.get("workers") == "0" else "poll, decode, featurize, batch deadlines")
         out.append(
             f"(a) and (b) run with `stage.source.rt.priority={rt}`: the stage's source thread "
-            "(poll, decode, featurize, batch deadlines) is under SCHED_FIFO, its workers and "
+            f"({what}) is under SCHED_FIFO, its workers and "
             "librdkafka's threads are not (the benchmark runs with the privilege it needs; "
             "without it the key stops the start).")
     return [x for p in out for x in (p, "")]

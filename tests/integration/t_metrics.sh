@@ -10,6 +10,8 @@
 #   metrics_watchdog: a stalled worker (debug.worker.stall.ms) turns /healthz
 #                     503 within watchdog.ms + margin and 200 again after;
 #                     the stage logs each transition once.
+#   metrics_watchdog_w0: the same with workers=0 (the batch stalls on the
+#                     source thread; the HTTP thread still answers 503).
 #   metrics_config:   unknown keys, bad values, missing keys and a bad
 #                     metrics.bind exit 2 naming the key; --help and
 #                     docs/configuration.md list every key, and every key the
@@ -141,47 +143,53 @@ EOF
     [ "$code" = 000 ] || { echo "it: /healthz still answers $code after exit"; return 1; }
 }
 
-test_metrics_watchdog() {
-    local in=it-wd-in out=it-wd-out grp=it-wd-group port code t0 t_bad t_ok
+watchdog_run() { # NAME WORKERS
+    local name=$1 in=it-$1-in out=it-$1-out grp=it-$1-group port code t0 t_bad t_ok
     port=$(free_port)
     kt_topics "$in" 1 "$out" 1 "$out-dlq" 1 || return 1
-    write_conf watchdog "$in" "$out" "$grp"
-    cat >> "$WORK/watchdog.properties" <<EOF
+    write_conf "$name" "$in" "$out" "$grp"
+    cat >> "$WORK/$name.properties" <<EOF
 metrics.port=$port
 watchdog.ms=1000
 debug.worker.stall.ms=4000
+workers=$2
 EOF
-    start_stage watchdog
-    wait_status "$port" /readyz 200 30 || { tail -20 "$WORK/watchdog.log"; return 1; }
-    code=$(http_get "$port" /healthz "$WORK/wd.body")
+    start_stage "$name"
+    wait_status "$port" /readyz 200 30 || { tail -20 "$WORK/$name.log"; return 1; }
+    code=$(http_get "$port" /healthz "$WORK/$name.body")
     [ "$code" = 200 ] || { echo "it: /healthz $code before any event"; return 1; }
     head -n 20 "$WORK/events.txt" | kt_produce "$in" /dev/stdin || return 1
     # The events reach the worker within a second or so of the producer's
     # exit; it then sleeps 4 s before its batch: 503 after watchdog.ms.
     t0=$(date +%s.%N)
-    wait_status "$port" /healthz 503 5 || { tail -20 "$WORK/watchdog.log"; return 1; }
+    wait_status "$port" /healthz 503 5 || { tail -20 "$WORK/$name.log"; return 1; }
     t_bad=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}")
     grep -q 'made no progress for' "$WORK/wait.body" || { echo "it: 503 body: $(cat "$WORK/wait.body")"; return 1; }
     log "/healthz 503 ${t_bad} s after the input was produced: $(cat "$WORK/wait.body")"
-    wait_status "$port" /healthz 200 20 || { tail -20 "$WORK/watchdog.log"; return 1; }
+    wait_status "$port" /healthz 200 20 || { tail -20 "$WORK/$name.log"; return 1; }
     t_ok=$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}")
     log "/healthz 200 again after ${t_ok} s"
     kt_wait_lag_zero "$grp" "$in" 20 30 || return 1
     stop_stage || { echo "it: stage exit code $? after SIGTERM (want 0)"; return 1; }
     local nbad nok
-    nbad=$(grep -c 'health: unhealthy: model worker' "$WORK/watchdog.log")
-    nok=$(grep -c 'health: healthy again' "$WORK/watchdog.log")
+    nbad=$(grep -c 'health: unhealthy: model worker' "$WORK/$name.log")
+    nok=$(grep -c 'health: healthy again' "$WORK/$name.log")
     [ "$nbad" -ge 1 ] && [ "$nbad" -eq "$nok" ] \
-        || { echo "it: $nbad 'unhealthy' and $nok 'healthy again' log lines"; grep health: "$WORK/watchdog.log"; return 1; }
+        || { echo "it: $nbad 'unhealthy' and $nok 'healthy again' log lines"; grep health: "$WORK/$name.log"; return 1; }
     # Each transition is logged once per stall, never repeated while it
     # lasts: at most one 'unhealthy' line per batch (each batch stalls; the
     # 20 events may arrive, and so be batched, in a few polls).
     local nbatches
-    nbatches=$(grep -o 'batches=[0-9]*' "$WORK/watchdog.log" | tail -n 1 | cut -d= -f2)
+    nbatches=$(grep -o 'batches=[0-9]*' "$WORK/$name.log" | tail -n 1 | cut -d= -f2)
     [ -n "$nbatches" ] && [ "$nbad" -le "$nbatches" ] \
         || { echo "it: $nbad 'unhealthy' lines for ${nbatches:-?} stalled batches"; return 1; }
     log "$nbad unhealthy/healthy transitions for $nbatches stalled batch(es)"
 }
+
+test_metrics_watchdog() { watchdog_run watchdog 1; }
+# workers=0: the batch stalls on the source thread itself; the watchdog
+# (on the HTTP server's thread) must see it all the same.
+test_metrics_watchdog_w0() { watchdog_run watchdog0 0; }
 
 # run_bad NAME EXPECT_KEY: `klabel run -c $WORK/NAME.properties` must exit 2 naming EXPECT_KEY
 run_bad() {
@@ -248,5 +256,6 @@ open(sys.argv[2], "w").close(); time.sleep(60)' "$port" "$WORK/busy.ready" &
 
 register metrics_counts test_metrics_counts
 register metrics_watchdog test_metrics_watchdog
+register metrics_watchdog_w0 test_metrics_watchdog_w0
 register metrics_config test_metrics_config
 register metrics_port_busy test_metrics_port_busy

@@ -1,7 +1,9 @@
 # t_stage.sh: the stage core on a real broker (sourced by run.sh).
-#   stage_order_w1 / stage_order_w2: with workers=1 and 2 and
-#       output.partition=same, every input partition's results come out in
-#       offset order; every id exactly once.
+#   stage_order_w1 / stage_order_w2 / stage_order_w0: with workers=1 and 2
+#       and output.partition=same, every input partition's results come out
+#       in offset order; every id exactly once. With workers=0 the same, and
+#       the stage starts no worker thread (the source thread runs every
+#       batch: its log says so and /proc shows no kl:worker thread).
 #   stage_routing: two models, routed by topic and by kind; each result
 #       names the right model; an unrouted kind goes to the DLQ as no_route.
 #   stage_flood: 200,000 events produced at full speed into a stage with a
@@ -12,6 +14,8 @@
 #   stage_broker_down: the broker stops while results are in flight;
 #       SIGTERM ends the stage within shutdown.timeout.ms + 2 s, saying
 #       that offsets were not committed; the broker is restarted after.
+#   stage_broker_down_w0: the same with workers=0 and a producer queue so
+#       small that the source thread blocks in a batch waiting for room.
 
 # ks_consume_parts TOPIC OUTFILE: every record as "Partition:P<TAB>key<TAB>value"
 ks_consume_parts() {
@@ -47,6 +51,14 @@ batch.max.delay.us=500
 EOC
     start_stage "$name"
     kt_wait_lag_zero "$grp" "$in" "$NEVENTS" 120 || { tail -20 "$WORK/$name.log"; return 1; }
+    if [ "$2" = 0 ]; then
+        # still running: its threads by name
+        if grep -qx 'kl:worker.*' /proc/"$STAGE_PID"/task/*/comm; then
+            echo "it: workers=0 but the stage runs a worker thread"; return 1
+        fi
+        grep -q '0 worker(s) (the source thread runs every batch)' "$WORK/$name.log" \
+            || { echo "it: workers=0 not in the start-up line"; grep -m1 'instance ' "$WORK/$name.log"; return 1; }
+    fi
     stop_stage || { echo "it: stage exit code $? after SIGTERM (want 0)"; tail -20 "$WORK/$name.log"; return 1; }
     grep -o 'summary: .*' "$WORK/$name.log" | tail -1
     ks_consume_parts "$out" "$WORK/$name.out" || return 1
@@ -55,6 +67,7 @@ EOC
 
 test_stage_order_w1() { stage_order_run order1 1; }
 test_stage_order_w2() { stage_order_run order2 2; }
+test_stage_order_w0() { stage_order_run order0 0; }
 
 test_stage_routing() {
     local news=it-st-news txn=it-st-txn out=it-st-route-out grp=it-st-route-g
@@ -195,24 +208,26 @@ sys.exit(1 if miss else 0)
 PY
 }
 
-test_stage_broker_down() {
-    local in=it-st-down out=it-st-down-out grp=it-st-down-g bound_ms=4000
+broker_down_run() { # NAME [EXTRA SETTING...]
+    local name=$1 in=it-st-$1 out=it-st-$1-out grp=it-st-$1-g bound_ms=4000
+    shift
     kt_topics "$in" 2 "$out" 2 "$out-dlq" 1 || return 1
-    head -n 4000 "$WORK/events.txt" > "$WORK/down.txt"
-    kt_produce "$in" "$WORK/down.txt" || return 1
-    write_conf down "$in" "$out" "$grp"
-    cat >> "$WORK/down.properties" <<EOC
+    head -n 4000 "$WORK/events.txt" > "$WORK/$name.txt"
+    kt_produce "$in" "$WORK/$name.txt" || return 1
+    write_conf "$name" "$in" "$out" "$grp"
+    cat >> "$WORK/$name.properties" <<EOC
 shutdown.timeout.ms=$bound_ms
 batch.max.size=32
 # a slow model (~300 events/s), so results are still in flight when the broker goes
 debug.worker.stall.ms=100
 kafka.producer.message.timeout.ms=60000
 EOC
-    start_stage down
+    printf '%s\n' "$@" >> "$WORK/$name.properties"
+    start_stage "$name"
     local i n=0
     for i in $(seq 1 300); do n=$(kt_count "$out"); [ "$n" -gt 0 ] && break; sleep 0.2; done
-    [ "$n" -gt 0 ] || { echo "it: no results before stopping the broker"; tail -20 "$WORK/down.log"; return 1; }
-    log "broker_down: $n results out; stopping the broker"
+    [ "$n" -gt 0 ] || { echo "it: no results before stopping the broker"; tail -20 "$WORK/$name.log"; return 1; }
+    log "$name: $n results out; stopping the broker"
     bash "$BROKER" stop "$WORK/broker" >/dev/null 2>&1
     sleep 1
     local t0 rc elapsed
@@ -223,17 +238,29 @@ EOC
     if kill -0 "$STAGE_PID" 2>/dev/null; then kill -9 "$STAGE_PID"; fi
     wait "$STAGE_PID"; rc=$?
     STAGE_PID=""
-    log "broker_down: stage exited with $rc after $elapsed ms (shutdown.timeout.ms=$bound_ms)"
-    grep -E 'not committed|not delivered|interrupting|shutdown' "$WORK/down.log" | tail -4
+    log "$name: stage exited with $rc after $elapsed ms (shutdown.timeout.ms=$bound_ms)"
+    grep -E 'not committed|not delivered|interrupting|shutdown' "$WORK/$name.log" | tail -4
     log "restarting the broker"
     bash "$BROKER" start "$WORK/broker" >/dev/null || { echo "it: broker did not restart"; return 1; }
     # Bound: shutdown.timeout.ms + 0.5 s (destroying the clients) + 1.5 s for a loaded machine.
-    [ "$elapsed" -le $((bound_ms + 2000)) ] || { echo "it: shutdown took $elapsed ms"; tail -20 "$WORK/down.log"; return 1; }
-    grep -qE 'not committed|not delivered' "$WORK/down.log" || { echo "it: no log line about uncommitted offsets"; return 1; }
+    [ "$elapsed" -le $((bound_ms + 2000)) ] || { echo "it: shutdown took $elapsed ms"; tail -20 "$WORK/$name.log"; return 1; }
+    grep -qE 'not committed|not delivered' "$WORK/$name.log" || { echo "it: no log line about uncommitted offsets"; return 1; }
+}
+
+test_stage_broker_down() { broker_down_run down; }
+# workers=0 with a producer queue of 64 records: once the broker is gone
+# the source thread itself waits for queue space inside a batch; the guard
+# thread must interrupt it at the deadline.
+test_stage_broker_down_w0() {
+    broker_down_run down0 workers=0 kafka.producer.queue.buffering.max.messages=64 || return 1
+    grep -q 'a batch is still running at the shutdown deadline' "$WORK/down0.log" \
+        || { echo "it: the source thread was not found waiting in a batch"; return 1; }
 }
 
 register stage_order_w1 test_stage_order_w1
 register stage_order_w2 test_stage_order_w2
+register stage_order_w0 test_stage_order_w0
 register stage_routing test_stage_routing
 register stage_flood test_stage_flood
 register stage_broker_down test_stage_broker_down
+register stage_broker_down_w0 test_stage_broker_down_w0

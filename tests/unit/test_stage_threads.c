@@ -1,7 +1,8 @@
 /*
  * Unit tests of the stage's threads on librdkafka's mock cluster
  * (fixture: stage_mock.h): with two workers and output.partition=same
- * every input partition's results come out in offset order; routing by
+ * every input partition's results come out in offset order, and so they
+ * do with none (workers=0: the source thread runs every batch); routing by
  * kind sends events to two models (the result names the model) and
  * dead-letters an unrouted kind as no_route; pass-through
  * (stage.inference=false) labels nothing and still delivers; a slow
@@ -101,6 +102,43 @@ Test(stage_mock, two_workers_keep_partition_order)
     /* ... and so do encode and produce on the workers. */
     cr_expect_gt(st.encode_ns, 0);
     cr_expect_gt(st.produce_ns, 0);
+    expect_committed_end(rk);
+    free_sink(&out);
+    rd_kafka_destroy(rk);
+}
+
+Test(stage_mock, no_worker_thread_keeps_partition_order)
+{
+    static struct sink out;
+    char err[512];
+    rd_kafka_t *rk;
+    long i, n = 900;
+    struct kl_stage_stats st;
+
+    cr_assert_eq(kl_mock_topic(&fx.mock, "out0", IN_PARTS, err, sizeof err),
+                 0);
+    cfg_set("output.topic", "out0");
+    cfg_set("output.partition", "same");
+    cfg_set("workers", "0");
+    cfg_set("batch.max.size", "16");
+    cfg_set("batch.max.delay.us", "300");
+    start_stage();
+    cr_expect_eq(kl_stage_worker_count(fx.s), 0);
+    rk = input_producer();
+    for (i = 0; i < n; i++)
+        produce_good(rk, i);
+    finish_inputs(rk);
+    read_topic("out0", IN_PARTS, n, &out);
+    cr_assert_eq(out.n, n, "results: %ld of %ld", out.n, n);
+    cr_assert_eq(stop_stage(), 0, "stage: %s", fx.err);
+    expect_partition_order(&out);
+    kl_stage_get_stats(fx.s, &st);
+    cr_expect_eq(st.out, (uint64_t)n);
+    cr_expect_geq(st.batches, (uint64_t)n / 16);
+    cr_expect_eq(st.batch_size.count, st.batches);
+    cr_expect_eq(st.produce_us.count, (uint64_t)n);
+    cr_expect_eq(st.queued, 0);
+    cr_expect_eq(st.pauses, 0); /* nothing queues between the threads */
     expect_committed_end(rk);
     free_sink(&out);
     rd_kafka_destroy(rk);

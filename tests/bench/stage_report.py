@@ -442,8 +442,9 @@ def jitter_lines(j, kconf):
         out.append(
             "(a) and (b) run with `workers=0`: no worker thread, the source thread runs every "
             "batch itself (on this machine, shared with the broker and the collector, handing "
-            "batches to another thread costs more CPU per event than it buys; "
-            "`make bench BENCH_ARGS='--workers 1'` measures the threaded stage).")
+            "batches to another thread costs more CPU per event than it buys: docs/architecture.md, "
+            "\"Threads and batching\", compares the two; `make bench BENCH_ARGS='--workers 1'` "
+            "measures the threaded stage).")
     if rt:
         what = ("poll, decode, featurize, batch deadlines, predict, encode, produce"
                 if kconf.get("workers") == "0" else "poll, decode, featurize, batch deadlines")
@@ -635,7 +636,9 @@ def markdown(res, rates, plot_rel):
         note = f" ({t['note']})" if t.get("note") else ""
         L.append(f"| {t['target']} | {t['goal']} | {t['value'] or '–'}{note} | {met} |")
     L += ["", f"Bottleneck of (b) at saturation: {res['bottleneck']}.", "",
-          "klabel settings: " + ", ".join(f"`{k}={v}`" for k, v in res["config"]["klabel"].items()) + ".",
+          "klabel settings of (a) and (b): " + ", ".join(
+              f"`{k}={v}`" for k, v in res["config"]["klabel"].items() if k != "stage.inference")
+          + "; (a) adds `stage.inference=false`.",
           "Raw figures: `results/bench/<time>/results.json` (per phase: counts, percentiles, "
           "CPU of every process, machine load); command: `make bench` "
           "(`BENCH_ARGS=--quick` for a short smoke run).", ""]

@@ -156,6 +156,12 @@ static struct kl_batch *take_batch(struct kl_stage *s, int wi)
 
     if (b)
         return b;
+    if (s->inline_all && !s->in_tick) {
+        /* workers=0: only this thread frees batches */
+        run_queued(w);
+        if ((b = kl_worker_take_batch(w)) != NULL)
+            return b;
+    }
     flow_step(s);
     while (!atomic_load(&s->stop) && !atomic_load(&s->failed)) {
         if (kl_ring_pop(&w->free, 1000, &p) == KL_OK)

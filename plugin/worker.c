@@ -266,8 +266,10 @@ out:
  * stage is left to give up on it, as kl_workers_finish() does for worker
  * threads. This guard thread is that other thread: once a stop or a
  * failure is asked it waits until the work deadline kl_stage_run()
- * allows (shutdown.timeout.ms from now, less the close's share), then
- * interrupts the transport if a batch is still running. It checks every
+ * allows (shutdown.timeout.ms from now, less the close's share); from
+ * then on, until kl_workers_finish() lets it end, it interrupts the
+ * transport once a batch is running (the open batches' flush comes after
+ * the source loop ends, and may come after the deadline). It checks every
  * GUARD_TICK_MS and never touches a batch. */
 #define GUARD_TICK_MS 20
 
@@ -277,6 +279,7 @@ static void *guard_main(void *arg)
     struct kl_stage *s = w->s;
     struct timespec tick = {0, GUARD_TICK_MS * 1000000L};
     int64_t deadline = 0, reserve;
+    int interrupted = 0;
 
     while (!atomic_load(&w->quit)) {
         if (!deadline && (atomic_load(&s->stop) || atomic_load(&s->failed))) {
@@ -289,16 +292,15 @@ static void *guard_main(void *arg)
                 reserve = 1000000;
             deadline = now + (int64_t)s->shutdown_ms * 1000 - reserve;
         }
-        if (deadline && kl_stage_now_us() >= deadline) {
-            if (atomic_load(&w->busy)) {
-                KL_LOG(KL_LOG_WARNING, COMP,
-                       "a batch is still running at the shutdown deadline; "
-                       "interrupting (its offsets will not be committed)");
-                atomic_store(&s->abort, 1);
-                if (s->ops->version >= 2 && s->ops->interrupt)
-                    s->ops->interrupt(s->t);
-            }
-            break;
+        if (deadline && !interrupted && atomic_load(&w->busy) &&
+            kl_stage_now_us() >= deadline) {
+            KL_LOG(KL_LOG_WARNING, COMP,
+                   "a batch is still running at the shutdown deadline; "
+                   "interrupting (its offsets will not be committed)");
+            atomic_store(&s->abort, 1);
+            if (s->ops->version >= 2 && s->ops->interrupt)
+                s->ops->interrupt(s->t);
+            interrupted = 1;
         }
         nanosleep(&tick, NULL);
     }

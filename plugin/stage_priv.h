@@ -136,6 +136,8 @@ struct kl_stage {
                                     on its own thread (w[0], no thread) */
     int in_tick;                 /* source thread: inside kl_stage_src_tick
                                     (a delivery callback) */
+    uint64_t inline_runs;        /* source thread: batches it ran itself
+                                    (so their time is not a message's) */
     _Atomic int64_t t_stop_us;   /* workers=0: when the guard saw the stop
                                     (or failure) asked; 0 = not yet */
     int close_idle;              /* batch.close.idle */

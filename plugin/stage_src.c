@@ -34,8 +34,10 @@ static void run_queued(struct kl_worker *w)
 {
     void *p;
 
-    while (kl_ring_pop(&w->ring, 0, &p) == KL_OK)
+    while (kl_ring_pop(&w->ring, 0, &p) == KL_OK) {
+        w->s->inline_runs++;
         kl_worker_run_inline(w, p);
+    }
 }
 
 void kl_stage_emit_batch(void *ud, struct kl_batch *b)
@@ -58,6 +60,7 @@ void kl_stage_emit_batch(void *ud, struct kl_batch *b)
     if (s->inline_all && !s->in_tick) {
         /* workers=0: every batch is run here, in order, at once. */
         run_queued(w);
+        s->inline_runs++;
         kl_worker_run_inline(w, b);
         return;
     }
@@ -71,6 +74,7 @@ void kl_stage_emit_batch(void *ud, struct kl_batch *b)
         /* Low load: waking the idle worker would cost more than the
          * batch; run it here (the worker has nothing queued, so its
          * partitions keep their order). */
+        s->inline_runs++;
         kl_worker_run_inline(w, b);
         return;
     }
@@ -275,12 +279,18 @@ static int handle_one(struct kl_stage *s, struct kl_msg *m, int64_t t_poll,
 {
     const struct kl_route_model *rm;
     struct kl_part *part;
-    uint64_t t0 = acc->t_ns, t1 = 0;
+    uint64_t t0 = acc->t_ns, t1 = 0, runs = s->inline_runs;
     int64_t now = (int64_t)(t0 / 1000);
     int dec, model = KL_ROUTE_NONE, rc;
     int sample = kl_split_sampled(&acc->split);
 
     kl_batcher_expire(&s->bt, now, worker_level, s);
+    if (s->inline_runs != runs) {
+        /* a batch ran here (workers=0): its time is not this message's */
+        t0 = kl_now_ns();
+        now = (int64_t)(t0 / 1000);
+        runs = s->inline_runs;
+    }
     part = kl_partmap_get(&s->parts, m->topic, m->partition, &s->routes,
                           s->nworkers);
     if (!part) {
@@ -317,6 +327,8 @@ static int handle_one(struct kl_stage *s, struct kl_msg *m, int64_t t_poll,
     }
     if (dec == KL_DEC_OK) {
         rc = add_to_batch(s, part, model, m, t_poll, now, &acc->t_ns);
+        if (s->inline_runs != runs) /* the next message starts after it */
+            acc->t_ns = kl_now_ns();
         if (rc == KL_ENOMEM)
             snprintf(err, errsz, "stage: out of memory");
         return rc == KL_ESTATE ? KL_OK : rc;
@@ -338,11 +350,12 @@ static int handle_one(struct kl_stage *s, struct kl_msg *m, int64_t t_poll,
 static int handle(struct kl_stage *s, struct kl_msg *msgs, size_t k,
                   int64_t t_poll, char *err, size_t errsz)
 {
-    struct src_acc acc = {0, kl_now_ns(), {0, 0, 0, 0}};
+    struct src_acc acc = {0, 0, {0, 0, 0, 0}};
     size_t i = 0;
     int rc;
 
     rc = track(s, msgs, k, err, errsz);
+    acc.t_ns = kl_now_ns(); /* the first message's decode starts here */
     for (; i < k && !rc; i++)
         rc = handle_one(s, &msgs[i], t_poll, &acc, err, errsz);
     if (i < k)

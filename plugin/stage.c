@@ -494,7 +494,7 @@ int kl_stage_run(struct kl_stage *s, char *err, size_t errsz)
 {
     struct kl_stage_stats st;
     char why[512] = "", why2[512] = "", summary[1024];
-    int64_t deadline, work_deadline, reserve;
+    int64_t t_stop, deadline, work_deadline;
     int rc = KL_OK, rc2;
 
     if (s->ran || !s->t) {
@@ -517,19 +517,15 @@ int kl_stage_run(struct kl_stage *s, char *err, size_t errsz)
     }
     /* The batches in hand are finished even when we are stopping. */
     /* The whole shutdown fits in shutdown.timeout.ms: the workers and the
-     * deliveries get all of it but the close's share (a quarter, at most
-     * a second), which flushes, commits and leaves the group. */
-    deadline = kl_stage_now_us();
+     * deliveries get kl_stage_work_budget_us() of it, the close the rest. */
+    t_stop = kl_stage_now_us();
     /* workers=0: the stop may have been asked while the source thread was
      * in a batch; the time since counts against the bound */
     if (s->inline_all && atomic_load(&s->t_stop_us) > 0 &&
-        atomic_load(&s->t_stop_us) < deadline)
-        deadline = atomic_load(&s->t_stop_us);
-    deadline += (int64_t)s->shutdown_ms * 1000;
-    reserve = (int64_t)s->shutdown_ms * 1000 / 4;
-    if (reserve > 1000000)
-        reserve = 1000000;
-    work_deadline = deadline - reserve;
+        atomic_load(&s->t_stop_us) < t_stop)
+        t_stop = atomic_load(&s->t_stop_us);
+    deadline = t_stop + (int64_t)s->shutdown_ms * 1000;
+    work_deadline = t_stop + kl_stage_work_budget_us(s);
     kl_batcher_close_all(&s->bt, kl_stage_now_us(), KL_CLOSE_FLUSH);
     kl_workers_finish(s, work_deadline);
     rc2 = shutdown_transport(s, work_deadline, deadline, why2, sizeof why2);

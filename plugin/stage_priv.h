@@ -186,6 +186,17 @@ struct kl_stage {
     int eof;
 };
 
+/* The part of shutdown.timeout.ms that finishing the batches and awaiting
+ * deliveries may use, in microseconds: all of it but the close's share (a
+ * quarter, at most a second), which flushes, commits and leaves the
+ * group. kl_stage_run() and the workers=0 guard count from a stop. */
+static inline int64_t kl_stage_work_budget_us(const struct kl_stage *s)
+{
+    int64_t all = (int64_t)s->shutdown_ms * 1000, reserve = all / 4;
+
+    return all - (reserve > 1000000 ? 1000000 : reserve);
+}
+
 static inline int64_t kl_stage_now_us(void)
 {
     return (int64_t)(kl_now_ns() / 1000);

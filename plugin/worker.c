@@ -278,7 +278,7 @@ static void *guard_main(void *arg)
     struct kl_worker *w = arg;
     struct kl_stage *s = w->s;
     struct timespec tick = {0, GUARD_TICK_MS * 1000000L};
-    int64_t deadline = 0, reserve;
+    int64_t deadline = 0;
     int interrupted = 0;
 
     while (!atomic_load(&w->quit)) {
@@ -287,10 +287,7 @@ static void *guard_main(void *arg)
 
             /* kl_stage_run() counts its deadlines from here too */
             atomic_store(&s->t_stop_us, now);
-            reserve = (int64_t)s->shutdown_ms * 1000 / 4;
-            if (reserve > 1000000)
-                reserve = 1000000;
-            deadline = now + (int64_t)s->shutdown_ms * 1000 - reserve;
+            deadline = now + kl_stage_work_budget_us(s);
         }
         if (deadline && !interrupted && atomic_load(&w->busy) &&
             kl_stage_now_us() >= deadline) {
